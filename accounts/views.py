@@ -1,0 +1,34 @@
+"""POST /api/auth/register: authsite's own registration (the mfa app owns login)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from accounts.serializers import RegisterSerializer
+from mfa.throttling import RegisterRateThrottle
+
+
+class RegisterView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegisterRateThrottle]
+
+    def post(self, request: Request) -> Response:
+        serializer = RegisterSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            user = User.objects.create_user(data["email"], data["password"])
+        except IntegrityError:  # a concurrent registration won the unique index
+            raise ValidationError({"email": ["A user with this email already exists."]}) from None
+        return Response(
+            {"id": str(user.pk), "email": user.email, "mfa_enabled": False},
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,124 @@
+"""Reading configuration from environment variables, with clear errors.
+
+Kept free of Django imports so settings.py can use it before Django is configured.
+"""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str | None = None) -> str | None:
+    """Return the variable's value, or ``default`` when it is unset or empty."""
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Parse a boolean variable: 1/true/yes/on or 0/false/no/off."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 0 or 1 (got {raw!r}).")
+
+
+def env_int(name: str, default: int, *, minimum: int = 1) -> int:
+    """Parse a positive integer variable (a number of seconds, a count...)."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer (got {raw!r}).") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum} (got {value}).")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    """Parse a comma-separated list, ignoring blanks."""
+    raw = env_str(name)
+    if raw is None:
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """Parse a DRF rate string such as ``20/min``; ``off`` disables it (returns None)."""
+    raw = (env_str(name, default) or "").strip()
+    if raw.lower() in {"off", "none", "0"}:
+        return None
+    num, _, period = raw.partition("/")
+    if not num.isdigit() or int(num) < 1 or not period or period[0] not in "smhd":
+        raise ImproperlyConfigured(
+            f"{name} must be a rate like '20/min' or 'off' (got {raw!r})."
+        )
+    return raw
+
+
+MONGO_DEFAULT_OPTIONS = {
+    # Fail fast when the server is missing instead of pymongo's 30 s default.
+    "serverSelectionTimeoutMS": "3000",
+    "connectTimeoutMS": "3000",
+    "socketTimeoutMS": "10000",
+}
+
+
+def database_from_url(url: str, *, base_dir: str) -> dict:
+    """Build a Django DATABASES entry from a URL.
+
+    ``mongodb://`` / ``mongodb+srv://``: django-mongodb-backend, the database name from the path,
+    short timeouts added unless the URL sets them. ``sqlite:///relative`` or ``sqlite:////abs``
+    (``sqlite://`` alone: in memory). ``postgres://user:pass@host:port/name``.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme in {"mongodb", "mongodb+srv"}:
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured(
+                "DATABASE_URL for MongoDB must name the database, e.g. "
+                "mongodb://127.0.0.1:27017/authsite"
+            )
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        for key, value in MONGO_DEFAULT_OPTIONS.items():
+            query.setdefault(key, value)
+        host_url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
+        return {"ENGINE": "django_mongodb_backend", "HOST": host_url, "NAME": name}
+    if scheme == "sqlite":
+        if parts.netloc not in ("", "localhost"):
+            raise ImproperlyConfigured("DATABASE_URL for SQLite looks like sqlite:///path/db.sqlite3")
+        path = parts.path
+        if path in ("", "/", "/:memory:"):
+            name = ":memory:"
+        elif path.startswith("//"):
+            name = path[1:]  # sqlite:////abs/path
+        else:
+            name = os.path.join(base_dir, path.lstrip("/"))
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+    if scheme in {"postgres", "postgresql", "pgsql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    raise ImproperlyConfigured(
+        f"DATABASE_URL has an unsupported scheme {scheme!r}: use mongodb://, sqlite:// or postgres://."
+    )

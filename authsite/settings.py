@@ -1,0 +1,234 @@
+"""Django settings for authsite, read from environment variables (see README, "Configuration").
+
+The database is chosen by ``DATABASE_URL`` alone: ``mongodb://`` uses django-mongodb-backend,
+``sqlite://`` and ``postgres://`` use Django's own backends. With ``DEBUG`` off the site refuses to
+start on a missing or development ``SECRET_KEY`` or ``JWT_SIGNING_KEY``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from authsite.env import database_from_url, env_bool, env_int, env_list, env_rate, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("DEBUG", False)
+
+# Development-only values: refused when DEBUG is off.
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production-3f9c2a"
+DEV_JWT_SIGNING_KEY = "dev-insecure-jwt-signing-key-do-not-use-in-production-8b1e7d4c"
+
+
+def _required_secret(name: str, dev_value: str, *, min_length: int) -> str:
+    value = env_str(name)
+    if DEBUG:
+        return value or dev_value
+    if not value or value == dev_value:
+        raise ImproperlyConfigured(
+            f"{name} is not set: with DEBUG off the site needs a real secret in {name} "
+            f"(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')."
+        )
+    if len(value) < min_length:
+        raise ImproperlyConfigured(f"{name} must be at least {min_length} characters long.")
+    return value
+
+
+SECRET_KEY = _required_secret("SECRET_KEY", DEV_SECRET_KEY, min_length=32)
+# Its own key, not SECRET_KEY (simplejwt's default): 43+ URL-safe characters carry 256 bits.
+JWT_SIGNING_KEY = _required_secret("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY, min_length=43)
+if JWT_SIGNING_KEY == SECRET_KEY:
+    raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+# --- Database ---------------------------------------------------------------------------------
+DEFAULT_DATABASE_URL = (
+    "mongodb://127.0.0.1:27017/authsite?directConnection=true"
+)
+DATABASE_URL = env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
+DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=str(BASE_DIR))}
+IS_MONGODB = DATABASES["default"]["ENGINE"] == "django_mongodb_backend"
+
+if IS_MONGODB:
+    # Contrib apps get ObjectId primary keys through AppConfig subclasses and migrations
+    # generated once against MongoDB (authsite/mongo_migrations), as the backend documents.
+    DEFAULT_AUTO_FIELD = "django_mongodb_backend.fields.ObjectIdAutoField"
+    CONTRIB_APPS = [
+        "authsite.apps.MongoAdminConfig",
+        "authsite.apps.MongoAuthConfig",
+        "authsite.apps.MongoContentTypesConfig",
+    ]
+    MIGRATION_MODULES = {
+        "admin": "authsite.mongo_migrations.admin",
+        "auth": "authsite.mongo_migrations.auth",
+        "contenttypes": "authsite.mongo_migrations.contenttypes",
+    }
+else:
+    DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+    CONTRIB_APPS = [
+        "django.contrib.admin",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+    ]
+
+INSTALLED_APPS = [
+    *CONTRIB_APPS,
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "accounts",
+    "mfa",
+]
+if IS_MONGODB:
+    INSTALLED_APPS.append("django_mongodb_backend")
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "authsite.middleware.ApiErrorMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "authsite.urls"
+WSGI_APPLICATION = "authsite.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Cache: shared by every worker process (throttle state) -------------------------------------
+REDIS_URL = env_str("REDIS_URL")
+CACHE_DIR = env_str("CACHE_DIR", str(BASE_DIR / "var" / "cache"))
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": CACHE_DIR}
+    }
+
+# --- Users and passwords ------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+PASSWORD_HASHERS = [
+    # Argon2id first (OWASP's minimum profile, see accounts.hashers); PBKDF2 hashes from elsewhere
+    # still verify and are upgraded on the next login.
+    "accounts.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation, static files ---------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- HTTPS and cookies ----------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+# --- Email (notifications of security events) -----------------------------------------------------
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AuthSite <no-reply@localhost>")
+
+# --- Tokens and sessions ------------------------------------------------------------------------------
+ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 300)
+REFRESH_TOKEN_LIFETIME = env_int("REFRESH_TOKEN_LIFETIME", 7 * 24 * 3600)
+SIMPLE_JWT = {
+    "ALGORITHM": "HS256",
+    "SIGNING_KEY": JWT_SIGNING_KEY,
+    "AUDIENCE": env_str("JWT_AUDIENCE", "authsite"),
+    "ISSUER": env_str("JWT_ISSUER", "authsite"),
+    "LEEWAY": 0,
+    "ACCESS_TOKEN_LIFETIME": timedelta(seconds=ACCESS_TOKEN_LIFETIME),
+    "REFRESH_TOKEN_LIFETIME": timedelta(seconds=REFRESH_TOKEN_LIFETIME),
+    "AUTH_HEADER_TYPES": ("Bearer",),
+    "UPDATE_LAST_LOGIN": False,
+    "AUTH_TOKEN_CLASSES": ("mfa.tokens.AccessToken",),
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
+}
+
+MFA = {
+    "ISSUER": env_str("MFA_ISSUER", "AuthSite"),
+    "ENCRYPTION_KEYS": env_list("MFA_ENCRYPTION_KEYS", []) or None,
+    "SESSION_ABSOLUTE_LIFETIME": timedelta(seconds=env_int("SESSION_ABSOLUTE_LIFETIME", 7 * 24 * 3600)),
+    "SESSION_IDLE_TIMEOUT": timedelta(seconds=env_int("SESSION_IDLE_TIMEOUT", 24 * 3600)),
+    "MFA_TOKEN_LIFETIME": timedelta(seconds=env_int("MFA_TOKEN_LIFETIME", 300)),
+    "IP_RATES": {
+        "register": env_rate("AUTH_IP_RATE_REGISTER", "20/hour"),
+        "login": env_rate("AUTH_IP_RATE_LOGIN", "30/min"),
+        "refresh": env_rate("AUTH_IP_RATE_REFRESH", "60/min"),
+        "code_failures": env_rate("AUTH_IP_RATE_CODE_FAILURES", "30/hour"),
+    },
+    "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
+}
+
+# --- Django REST framework ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["mfa.authentication.SessionJWTAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "mfa.exception_handler.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
+    "DEFAULT_PAGINATION_CLASS": None,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+}

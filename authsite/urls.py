@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+
+from accounts.views import RegisterView
+from authsite import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    re_path(r"^api/auth/register/?$", RegisterView.as_view(), name="register"),
+    path("api/auth/", include("mfa.urls")),
+]
+
+handler400 = views.handler400
+handler403 = views.handler403
+handler404 = views.handler404
+handler500 = views.handler500

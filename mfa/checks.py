@@ -1,0 +1,70 @@
+"""System checks for a host site's configuration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.urls import URLPattern, URLResolver, get_resolver
+
+FORBIDDEN_VIEWS = {
+    "rest_framework_simplejwt.views.TokenObtainPairView",
+    "rest_framework_simplejwt.views.TokenObtainSlidingView",
+    "rest_framework_simplejwt.views.TokenRefreshView",
+    "rest_framework_simplejwt.views.TokenRefreshSlidingView",
+}
+
+
+def _walk(patterns: list[Any], prefix: str = ""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern.callback
+
+
+@register(Tags.security, Tags.urls)
+def check_no_password_only_token_view(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.E001: simplejwt's own obtain/refresh views would issue tokens around MFA and sessions."""
+    errors = []
+    try:
+        resolver = get_resolver()
+        patterns = list(_walk(resolver.url_patterns))
+    except Exception:  # noqa: BLE001 - a broken URLconf is reported by Django's own checks
+        return []
+    for route, callback in patterns:
+        view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
+        if view_class is None:
+            continue
+        for klass in view_class.__mro__:
+            dotted = f"{klass.__module__}.{klass.__qualname__}"
+            if dotted in FORBIDDEN_VIEWS:
+                errors.append(
+                    Error(
+                        f"URL pattern {route!r} exposes {dotted}.",
+                        hint=(
+                            "simplejwt's token views issue tokens from a password alone (no second "
+                            "factor) or refresh without sessions; remove the pattern and use "
+                            "the endpoints in mfa.urls."
+                        ),
+                        id="mfa.E001",
+                    )
+                )
+                break
+    return errors
+
+
+@register(Tags.security)
+def check_signing_key(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.W001: the JWT signing key should be its own 256-bit secret, not SECRET_KEY."""
+    key = (getattr(settings, "SIMPLE_JWT", {}) or {}).get("SIGNING_KEY", settings.SECRET_KEY)
+    if isinstance(key, str) and (key == settings.SECRET_KEY or len(key) < 43):
+        return [
+            Warning(
+                "SIMPLE_JWT['SIGNING_KEY'] is SECRET_KEY or shorter than 256 bits.",
+                hint="Set it to its own random value of at least 43 URL-safe characters.",
+                id="mfa.W001",
+            )
+        ]
+    return []

@@ -1,0 +1,84 @@
+"""The mfa app's settings: one ``MFA = {...}`` dict in the host's settings, merged over DEFAULTS.
+
+Values are read at call time (``mfa_settings.ISSUER``), never copied at import, and the cache is
+dropped when a test changes ``settings.MFA``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.utils.module_loading import import_string
+
+DEFAULTS: dict[str, Any] = {
+    # Shown by authenticator apps above the account name (Key Uri Format "issuer").
+    "ISSUER": "AuthSite",
+    # Time steps accepted either side of the server's step (RFC 6238 5.2 recommends at most 1).
+    "TOTP_DRIFT_STEPS": 1,
+    # A pending (unconfirmed) setup expires after this long (NIST 800-63B 4.1.2.1: at most 10 min).
+    "SETUP_LIFETIME": timedelta(minutes=10),
+    # Consecutive wrong codes before the backoff starts; the first wait; the longest wait.
+    "LOCKOUT_THRESHOLD": 5,
+    "LOCKOUT_BASE_SECONDS": 30,
+    "LOCKOUT_MAX_SECONDS": 3600,
+    # Number of recovery codes issued at once.
+    "RECOVERY_CODE_COUNT": 10,
+    # Fernet keys (URL-safe base64, 32 bytes), newest first; None derives one from SECRET_KEY.
+    "ENCRYPTION_KEYS": None,
+    # The half-authenticated state (mfa_token, browser partial login) lives this long.
+    "MFA_TOKEN_LIFETIME": timedelta(minutes=5),
+    # Database sessions: absolute lifetime and idle timeout (NIST AAL2 profile: 24 h and 1 h).
+    "SESSION_ABSOLUTE_LIFETIME": timedelta(days=7),
+    "SESSION_IDLE_TIMEOUT": timedelta(hours=24),
+    # Per-IP DRF throttle rates ("20/min"), None disables one.
+    "IP_RATES": {"register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour"},
+    # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (0: none).
+    "TRUSTED_PROXIES": 0,
+    # Dotted path of the adapter class (mfa.adapter.DefaultMFAAdapter) a host may subclass.
+    "ADAPTER": "mfa.adapter.DefaultMFAAdapter",
+}
+
+IMPORT_STRINGS = {"ADAPTER"}
+
+
+class MFASettings:
+    """Attribute access to the merged settings, with import strings resolved."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown mfa setting {name!r}")
+        try:
+            return self._cache[name]
+        except KeyError:
+            pass
+        user = getattr(settings, "MFA", {}) or {}
+        value = user.get(name, DEFAULTS[name])
+        if name == "IP_RATES":
+            value = {**DEFAULTS["IP_RATES"], **(value or {})}
+        if name in IMPORT_STRINGS and isinstance(value, str):
+            value = import_string(value)
+        self._cache[name] = value
+        return value
+
+    def reload(self) -> None:
+        self._cache.clear()
+
+
+mfa_settings = MFASettings()
+
+
+def _reload(*, setting: str, **kwargs: Any) -> None:
+    if setting in {"MFA", "SECRET_KEY", "SIMPLE_JWT"}:
+        mfa_settings.reload()
+        from mfa import crypto
+
+        crypto.reset_keys()
+
+
+setting_changed.connect(_reload)

@@ -1,0 +1,133 @@
+"""Request and response shapes of the mfa API. Validation only: no domain logic here."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from mfa import recovery, totp
+from mfa.models import AuthSession, SecurityEvent
+
+CODE_HELP = "Enter the 6-digit code from your authenticator app"
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of converting them to strings:
+    ``123456`` as a JSON number would lose a leading zero (``012345``), so codes must be strings."""
+
+    default_error_messages = {"invalid": "Not a valid string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PasswordField(StrictCharField):
+    """A password: never trimmed, NFC-normalised (NIST 800-63B 3.1.1.2), at most 4096 chars."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        kwargs.setdefault("max_length", 4096)
+        kwargs.setdefault("style", {"input_type": "password"})
+        kwargs.setdefault("write_only", True)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        return unicodedata.normalize("NFC", super().to_internal_value(data))
+
+
+class TOTPCodeField(StrictCharField):
+    """Six ASCII digits; spaces inside or around are ignored."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = totp.normalize_code(super().to_internal_value(data))
+        if value is None:
+            raise serializers.ValidationError(f"{CODE_HELP}: six digits 0-9.", code="invalid_format")
+        return value
+
+
+class AnyCodeField(StrictCharField):
+    """A TOTP code or a recovery code (case, spaces and dashes forgiven)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        six = totp.normalize_code(value)
+        if six is not None:
+            return six
+        rcode = recovery.normalize(value)
+        if rcode is not None:
+            return rcode
+        raise serializers.ValidationError(
+            f"{CODE_HELP} (six digits 0-9) or a recovery code (XXXXX-XXXXX-XXXXX).",
+            code="invalid_format",
+        )
+
+
+class LoginSerializer(serializers.Serializer):
+    """``{<USERNAME_FIELD>, password}``: ``email`` with authsite's user model."""
+
+    password = PasswordField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        name = get_user_model().USERNAME_FIELD
+        fields = {name: StrictCharField(max_length=254), **fields}
+        return fields
+
+
+class MFALoginVerifySerializer(serializers.Serializer):
+    mfa_token = StrictCharField(max_length=2048)
+    code = AnyCodeField()
+
+
+class SetupVerifySerializer(serializers.Serializer):
+    code = TOTPCodeField()
+
+
+class CodeSerializer(serializers.Serializer):
+    code = AnyCodeField()
+
+
+class DisableSerializer(serializers.Serializer):
+    password = PasswordField()
+    code = AnyCodeField()
+
+
+class RefreshSerializer(serializers.Serializer):
+    refresh = StrictCharField(max_length=4096)
+
+
+class EmptySerializer(serializers.Serializer):
+    pass
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="pk", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuthSession
+        fields = ["id", "created_at", "last_used_at", "ip", "user_agent", "current"]
+
+    def get_current(self, session: AuthSession) -> bool:
+        return str(session.pk) == self.context.get("current_session_id")
+
+
+class SecurityEventSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="pk", read_only=True)
+
+    class Meta:
+        model = SecurityEvent
+        fields = ["id", "type", "created_at", "ip", "user_agent", "details"]

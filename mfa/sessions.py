@@ -1,0 +1,186 @@
+"""Database sessions behind the JWTs: start, authenticate, rotate (with reuse detection), revoke.
+
+A session row is the server's truth: every access token names its session (``sid``), so revoking
+the row takes effect on the next request, and every refresh token is the session's current one or
+evidence of theft (RFC 9700 4.14.2). The session's absolute end never moves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.utils import datetime_from_epoch
+
+from mfa import signals, tokens
+from mfa.conf import mfa_settings
+from mfa.events import Client, emit
+from mfa.exceptions import InvalidToken, SessionNotFound
+from mfa.models import AuthSession
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access: str
+    refresh: str
+    session: AuthSession
+
+
+def _is_live(session: AuthSession, now: datetime) -> bool:
+    return (
+        session.revoked_at is None
+        and session.expires_at > now
+        and session.last_used_at + mfa_settings.SESSION_IDLE_TIMEOUT > now
+        and session.user.is_active
+    )
+
+
+def start_session(
+    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None
+) -> TokenPair:
+    """Create a session for a completed login and return its first token pair."""
+    session = AuthSession.objects.create(
+        user=user,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + mfa_settings.SESSION_ABSOLUTE_LIFETIME,
+        ip=client.ip,
+        user_agent=client.user_agent[:512],
+        amr=" ".join(amr),
+        auth_time=auth_time or now,
+        refresh_jti=tokens.new_jti(),
+    )
+    access, refresh = _pair(session)
+    emit(signals.login_succeeded, "login", user, client, session_id=str(session.pk), amr=amr)
+    return TokenPair(access, refresh, session)
+
+
+def _pair(session: AuthSession) -> tuple[str, str]:
+    return tokens.make_pair(
+        session.user,
+        sid=str(session.pk),
+        amr=session.amr_list,
+        auth_time=session.auth_time,
+        refresh_jti=session.refresh_jti,
+        session_expires_at=session.expires_at,
+    )
+
+
+def session_for_access_token(validated: Any, *, now: datetime) -> AuthSession:
+    """The live session (with its user and MFA device loaded, in one query) named by a
+    validated access token. Raises InvalidToken if it is gone, revoked, expired or idle."""
+    sid = validated.get("sid")
+    user_id = validated.get(api_settings.USER_ID_CLAIM)
+    session = _load(sid)
+    if session is None or str(session.user_id) != str(user_id) or not _is_live(session, now):
+        raise InvalidToken()
+    return session
+
+
+def parse_session_id(value: Any) -> uuid.UUID | None:
+    """The session id as a UUID, or None when ``value`` cannot be one."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _load(sid: Any) -> AuthSession | None:
+    pk = parse_session_id(sid)
+    if pk is None:
+        return None
+    return AuthSession.objects.select_related("user", "user__mfa_device").filter(pk=pk).first()
+
+
+def rotate_refresh(raw: str, *, now: datetime, client: Client) -> TokenPair:
+    """Exchange a refresh token for a new pair; the presented one stops working.
+
+    A refresh token that is not the session's current one was already rotated, so someone else
+    holds it: the whole session is revoked (RFC 9700 4.14.2). Two concurrent exchanges of one token
+    race on a single conditional write; the loser is treated as reuse.
+    """
+    try:
+        token = tokens.RefreshToken(raw)
+    except TokenError:
+        raise InvalidToken() from None
+    session = _load(token.get("sid"))
+    if (
+        session is None
+        or str(session.user_id) != str(token.get(api_settings.USER_ID_CLAIM))
+        or not _is_live(session, now)
+    ):
+        raise InvalidToken()
+    old_jti = token.get("jti")
+    new_jti = tokens.new_jti()
+    rotated = 0
+    if session.refresh_jti == old_jti:
+        rotated = AuthSession.objects.filter(
+            pk=session.pk, refresh_jti=old_jti, revoked_at=None
+        ).update(refresh_jti=new_jti, last_used_at=now)
+    if not rotated:
+        if _revoke(session, now=now, reason="refresh_reuse"):
+            emit(
+                signals.refresh_reuse_detected, "refresh_reuse", session.user, client,
+                session_id=str(session.pk),
+            )
+        raise InvalidToken()
+    session.refresh_jti = new_jti
+    session.last_used_at = now
+    access, refresh = _pair(session)
+    return TokenPair(access, refresh, session)
+
+
+def _revoke(session: AuthSession, *, now: datetime, reason: str) -> bool:
+    return bool(
+        AuthSession.objects.filter(pk=session.pk, revoked_at=None).update(
+            revoked_at=now, revoke_reason=reason
+        )
+    )
+
+
+def revoke_session(
+    user: Any, session_id: str, *, now: datetime, client: Client, reason: str = "logout"
+) -> None:
+    """End one of ``user``'s live sessions. Raises SessionNotFound if it is not theirs or gone."""
+    pk = parse_session_id(session_id)
+    rows = 0
+    if pk is not None:
+        rows = AuthSession.objects.filter(pk=pk, user=user, revoked_at=None).update(
+            revoked_at=now, revoke_reason=reason
+        )
+    if not rows:
+        raise SessionNotFound()
+    emit(signals.session_revoked, "session_revoked", user, client, session_id=str(session_id), reason=reason)
+
+
+def revoke_user_sessions(
+    user: Any, *, now: datetime, client: Client, reason: str, keep_session_id: Any = None
+) -> int:
+    """End every live session of ``user`` except ``keep_session_id``. Returns how many ended."""
+    live = AuthSession.objects.filter(user=user, revoked_at=None)
+    if keep_session_id is not None:
+        live = live.exclude(pk=keep_session_id)
+    rows = live.update(revoked_at=now, revoke_reason=reason)
+    if rows:
+        emit(signals.session_revoked, "sessions_revoked", user, client, count=rows, reason=reason)
+    return rows
+
+
+def live_sessions(user: Any, *, now: datetime):
+    """The user's sessions that can still be used, most recently used first."""
+    return AuthSession.objects.filter(
+        user=user,
+        revoked_at=None,
+        expires_at__gt=now,
+        last_used_at__gt=now - mfa_settings.SESSION_IDLE_TIMEOUT,
+    ).order_by("-last_used_at")
+
+
+def expires_at_of(token: Any) -> datetime:
+    return datetime_from_epoch(token["exp"])

@@ -1,0 +1,94 @@
+"""JWTs made with djangorestframework-simplejwt: access, refresh and the short mfa_token.
+
+Each kind has its own ``token_type`` claim, and simplejwt refuses a token of another type, so an
+mfa_token is never a bearer or refresh token and vice versa (RFC 8725 3.11). Decoding pins the
+algorithm in SIMPLE_JWT["ALGORITHM"] and checks ``aud`` and ``iss`` when they are set (RFC 8725 3.1,
+3.8, 3.9). Claims hold ids only:
+
+- ``user_id``, ``jti``, ``exp``, ``iat``, ``token_type``, ``aud``, ``iss``;
+- access and refresh: ``sid`` (the AuthSession id), ``amr`` (RFC 8176: ``["pwd"]``,
+  ``["pwd", "otp"]``, or ``["pwd", "otp", "rcode"]`` after a recovery code; "rcode" is ours, RFC 8176
+  has no value for look-up secrets) and ``auth_time`` (when the last factor was given);
+- mfa_token: ``pwf``, a keyed fingerprint of the password hash, so a password change voids it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from rest_framework_simplejwt.settings import api_settings
+from rest_framework_simplejwt.tokens import Token
+from rest_framework_simplejwt.utils import datetime_to_epoch
+
+from mfa import crypto
+from mfa.conf import mfa_settings
+
+
+class _LiveLifetime:
+    """Read a lifetime from settings at use time, not at import time."""
+
+    def __init__(self, getter):
+        self.getter = getter
+
+    def __get__(self, instance: Any, owner: type) -> timedelta:
+        return self.getter()
+
+
+class AccessToken(Token):
+    token_type = "access"
+    lifetime = _LiveLifetime(lambda: api_settings.ACCESS_TOKEN_LIFETIME)  # type: ignore[assignment]
+
+
+class RefreshToken(Token):
+    token_type = "refresh"
+    lifetime = _LiveLifetime(lambda: api_settings.REFRESH_TOKEN_LIFETIME)  # type: ignore[assignment]
+
+
+class MFAToken(Token):
+    token_type = "mfa"
+    lifetime = _LiveLifetime(lambda: mfa_settings.MFA_TOKEN_LIFETIME)  # type: ignore[assignment]
+
+
+def password_fingerprint(user: Any) -> str:
+    return crypto.lookup_tag(user.password or "", purpose="pwf")[:32]
+
+
+def _user_id(user: Any) -> str | int:
+    pk = getattr(user, api_settings.USER_ID_FIELD)
+    return pk if isinstance(pk, int) else str(pk)
+
+
+def new_jti() -> str:
+    return uuid4().hex
+
+
+def make_mfa_token(user: Any) -> str:
+    token = MFAToken()
+    token[api_settings.USER_ID_CLAIM] = _user_id(user)
+    token["jti"] = new_jti()
+    token["pwf"] = password_fingerprint(user)
+    return str(token)
+
+
+def make_pair(
+    user: Any, *, sid: str, amr: list[str], auth_time: datetime, refresh_jti: str,
+    session_expires_at: datetime,
+) -> tuple[str, str]:
+    """An (access, refresh) pair for a session; neither outlives ``session_expires_at``."""
+    claims = {
+        api_settings.USER_ID_CLAIM: _user_id(user),
+        "sid": sid,
+        "amr": amr,
+        "auth_time": datetime_to_epoch(auth_time),
+    }
+    refresh = RefreshToken()
+    access = AccessToken()
+    for token in (refresh, access):
+        for key, value in claims.items():
+            token[key] = value
+        token["exp"] = min(token["exp"], datetime_to_epoch(session_expires_at))
+    refresh["jti"] = refresh_jti
+    access["jti"] = new_jti()
+    return str(access), str(refresh)

@@ -1,0 +1,210 @@
+"""The mfa HTTP API (DRF viewsets). Thin: validate, call mfa.flows / mfa.sessions, shape the reply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from mfa import flows, serializers, sessions, totp
+from mfa.authentication import SessionJWTAuthentication
+from mfa.exceptions import InvalidCode, InvalidPassword
+from mfa.http import client_of
+from mfa.models import SecurityEvent
+from mfa.permissions import user_has_mfa
+from mfa.throttling import CodeFailureRateThrottle, LoginRateThrottle, RefreshRateThrottle
+
+
+class BaseViewSet(viewsets.GenericViewSet):
+    # Per-action status overrides for mfa error codes (read by mfa.exception_handler).
+    mfa_error_status: dict[str, int] = {}
+
+    """Bearer-token authentication only; no response is ever cached (they carry secrets,
+    codes or tokens); wrong codes also count towards the per-IP failure throttle."""
+
+    authentication_classes = [SessionJWTAuthentication]
+    permission_classes = [IsAuthenticated]
+    serializer_class = serializers.EmptySerializer
+    pagination_class = None
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, (InvalidCode, InvalidPassword)):
+            CodeFailureRateThrottle().record_failure(self.request, self)
+        return super().handle_exception(exc)
+
+    def validated(self, request: Request) -> dict[str, Any]:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def current_session_id(self, request: Request) -> Any:
+        session = getattr(request, "auth_session", None)
+        return session.pk if session is not None else None
+
+
+def me_payload(user: Any) -> dict[str, Any]:
+    device = getattr(user, "mfa_device", None) if user_has_mfa(user) else None
+    return {
+        "id": str(user.pk),
+        "email": getattr(user, user.get_email_field_name(), "") or "",
+        "mfa_enabled": device is not None,
+        "recovery_codes_left": device.recovery_codes_left if device is not None else 0,
+    }
+
+
+def pair_payload(pair: sessions.TokenPair) -> dict[str, str]:
+    return {"access": pair.access, "refresh": pair.refresh}
+
+
+class AuthViewSet(BaseViewSet):
+    """login, token/refresh, me, logout, logout/all."""
+
+    @action(
+        detail=False, methods=["post"], serializer_class=serializers.LoginSerializer,
+        authentication_classes=[], permission_classes=[AllowAny], throttle_classes=[LoginRateThrottle],
+    )
+    def login(self, request: Request) -> Response:
+        data = self.validated(request)
+        username = data.pop(next(k for k in data if k != "password"))
+        result = flows.password_login(
+            username, data["password"], now=timezone.now(), client=client_of(request)
+        )
+        if isinstance(result, flows.MFAChallenge):
+            return Response(
+                {"requires_mfa": True, "mfa_token": result.mfa_token, "methods": result.methods}
+            )
+        return Response({"requires_mfa": False, **pair_payload(result)})
+
+    @action(
+        detail=False, methods=["post"], url_path="token/refresh",
+        serializer_class=serializers.RefreshSerializer, authentication_classes=[],
+        permission_classes=[AllowAny], throttle_classes=[RefreshRateThrottle],
+    )
+    def refresh(self, request: Request) -> Response:
+        data = self.validated(request)
+        pair = sessions.rotate_refresh(data["refresh"], now=timezone.now(), client=client_of(request))
+        return Response(pair_payload(pair))
+
+    @action(detail=False, methods=["get"])
+    def me(self, request: Request) -> Response:
+        return Response(me_payload(request.user))
+
+    @action(detail=False, methods=["post"])
+    def logout(self, request: Request) -> Response:
+        sessions.revoke_session(
+            request.user, str(self.current_session_id(request)), now=timezone.now(),
+            client=client_of(request), reason="logout",
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=False, methods=["post"], url_path="logout/all")
+    def logout_all(self, request: Request) -> Response:
+        sessions.revoke_user_sessions(
+            request.user, now=timezone.now(), client=client_of(request), reason="logout_all"
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SessionViewSet(BaseViewSet):
+    """GET sessions (a bare array of live sessions), DELETE sessions/{id}."""
+
+    lookup_value_regex = "[^/]+"
+
+    def list(self, request: Request) -> Response:
+        rows = sessions.live_sessions(request.user, now=timezone.now())
+        context = {"current_session_id": str(self.current_session_id(request))}
+        return Response(serializers.SessionSerializer(rows, many=True, context=context).data)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        sessions.revoke_session(
+            request.user, pk or "", now=timezone.now(), client=client_of(request), reason="revoked"
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventPagination(PageNumberPagination):
+    page_size = 20
+    max_page_size = 100
+    page_size_query_param = "page_size"
+
+
+class MFAViewSet(BaseViewSet):
+    """mfa/setup, mfa/verify, mfa/login/verify, mfa/disable, mfa/recovery-codes, mfa/events."""
+
+    # A wrong code is 401 where no access token is held yet; 400 elsewhere (the contract).
+    throttle_classes = [CodeFailureRateThrottle]
+
+    @action(detail=False, methods=["post"])
+    def setup(self, request: Request) -> Response:
+        self.validated(request)
+        enrolment = flows.start_setup(request.user, now=timezone.now())
+        image_format = "png" if request.query_params.get("format") == "png" else "svg"
+        return Response(
+            {
+                "secret": enrolment.secret,
+                "otpauth_uri": enrolment.otpauth_uri,
+                "qr_code": totp.qr_data_uri(enrolment.otpauth_uri, image_format=image_format),
+            }
+        )
+
+    @action(detail=False, methods=["post"], serializer_class=serializers.SetupVerifySerializer)
+    def verify(self, request: Request) -> Response:
+        data = self.validated(request)
+        codes = flows.confirm_setup(
+            request.user, data["code"], now=timezone.now(), client=client_of(request),
+            keep_session_id=self.current_session_id(request),
+        )
+        return Response({"mfa_enabled": True, "recovery_codes": codes})
+
+    @action(
+        detail=False, methods=["post"], url_path="login/verify",
+        serializer_class=serializers.MFALoginVerifySerializer, authentication_classes=[],
+        permission_classes=[AllowAny], mfa_error_status={"invalid_code": status.HTTP_401_UNAUTHORIZED},
+    )
+    def login_verify(self, request: Request) -> Response:
+        data = self.validated(request)
+        pair = flows.complete_mfa_login(
+            data["mfa_token"], data["code"], now=timezone.now(), client=client_of(request)
+        )
+        return Response(pair_payload(pair))
+
+    @action(detail=False, methods=["post"], serializer_class=serializers.DisableSerializer)
+    def disable(self, request: Request) -> Response:
+        data = self.validated(request)
+        flows.disable(
+            request.user, data["password"], data["code"], now=timezone.now(),
+            client=client_of(request), keep_session_id=self.current_session_id(request),
+        )
+        return Response({"mfa_enabled": False})
+
+    @action(
+        detail=False, methods=["post"], url_path="recovery-codes",
+        serializer_class=serializers.CodeSerializer,
+    )
+    def recovery_codes(self, request: Request) -> Response:
+        data = self.validated(request)
+        codes = flows.regenerate_recovery_codes(
+            request.user, data["code"], now=timezone.now(), client=client_of(request)
+        )
+        return Response({"recovery_codes": codes})
+
+    @action(
+        detail=False, methods=["get"], serializer_class=serializers.SecurityEventSerializer,
+        pagination_class=EventPagination, throttle_classes=[],
+    )
+    def events(self, request: Request) -> Response:
+        rows = SecurityEvent.objects.filter(user=request.user).order_by("-created_at")
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -1,0 +1,178 @@
+"""Shared fixtures: the database server, API clients, users in known states, a clock."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from unittest import mock
+
+import pyotp
+import pytest
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = re.compile(r"devdb: listening on ([\d.]+):(\d+)")
+PASSWORD = "correct horse battery staple"
+
+
+def start_devdb(*args: str, timeout: float = 30.0) -> tuple[subprocess.Popen, int]:
+    """Start ``python -m authsite.devdb`` (SecantusDB) and return it with its port."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authsite.devdb", "--port", "0", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        match = READY.search(line)
+        if match:
+            return proc, int(match.group(2))
+    proc.kill()
+    raise RuntimeError("SecantusDB (authsite.devdb) did not start")
+
+
+def stop_devdb(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def database_server() -> Iterator[int | None]:
+    """SecantusDB in memory on a free port, unless DATABASE_URL names a database."""
+    if os.environ.get("AUTHSITE_TEST_DB_FROM_FIXTURE") != "1":
+        yield None
+        return
+    proc, port = start_devdb("--memory")
+    try:
+        yield port
+    finally:
+        stop_devdb(proc)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(database_server: int | None) -> None:
+    if database_server is None:
+        return
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    db["HOST"] = db["HOST"].replace("127.0.0.1:1/", f"127.0.0.1:{database_server}/")
+
+
+# --- Clients, users ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient(enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    counter = iter(range(10**6))
+
+    def make(email: str | None = None, password: str = PASSWORD, **extra):
+        email = email or f"user{next(counter)}@example.com"
+        return get_user_model().objects.create_user(email, password, **extra)
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice@example.com")
+
+
+def login(api: APIClient, email: str, password: str = PASSWORD):
+    return api.post("/api/auth/login", {"email": email, "password": password}, format="json")
+
+
+def bearer(api: APIClient, access: str) -> APIClient:
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return api
+
+
+class Clock:
+    """Freezes the time the site sees (Django's timezone.now and simplejwt's clock)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(seconds=seconds)
+
+    def step_start(self) -> None:
+        """Move to the first second of the next 30 s TOTP step."""
+        ts = int(self.now.timestamp())
+        self.set(datetime.fromtimestamp(ts - ts % 30 + 30, UTC))
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    """The site's clock, frozen and moved by the test (Django, simplejwt and PyJWT follow it)."""
+    c = Clock()
+
+    class FrozenDatetime(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return c.now.astimezone(tz) if tz else c.now.replace(tzinfo=None)
+
+    with mock.patch("django.utils.timezone.now", lambda: c.now), mock.patch(
+        "rest_framework_simplejwt.tokens.aware_utcnow", lambda: c.now
+    ), mock.patch("jwt.api_jwt.datetime", FrozenDatetime):
+        yield c
+
+
+def totp_now(secret: str, when: datetime, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows at ``when`` (pyotp, independent of mfa.totp)."""
+    return pyotp.TOTP(secret).at(when, counter_offset=offset_steps)
+
+
+class MFAUser:
+    """A user with MFA enabled over the API: its secret, recovery codes and a session."""
+
+    def __init__(self, user, secret: str, recovery_codes: list[str], access: str, refresh: str):
+        self.user, self.secret, self.recovery_codes = user, secret, recovery_codes
+        self.access, self.refresh = access, refresh
+        self.email = user.email
+
+
+def enable_mfa(api: APIClient, user, clock: Clock) -> MFAUser:
+    """Log in, set up TOTP and confirm it with a code for the current step."""
+    r = login(api, user.email)
+    assert r.status_code == 200, r.content
+    access, refresh = r.json()["access"], r.json()["refresh"]
+    bearer(api, access)
+    r = api.post("/api/auth/mfa/setup", {}, format="json")
+    assert r.status_code == 200, r.content
+    secret = r.json()["secret"]
+    r = api.post("/api/auth/mfa/verify", {"code": totp_now(secret, clock.now)}, format="json")
+    assert r.status_code == 200, r.content
+    api.credentials()
+    return MFAUser(user, secret, r.json()["recovery_codes"], access, refresh)
+
+
+@pytest.fixture
+def user_with_mfa(api, user, clock) -> MFAUser:
+    mfa_user = enable_mfa(api, user, clock)
+    clock.advance(30)  # the enrolment code's step is used; move to a fresh one
+    return mfa_user
