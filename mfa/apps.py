@@ -7,4 +7,14 @@ class MFAConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"  # unused: every mfa model has a UUID pk
 
     def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import pre_save
+
         from mfa import checks  # noqa: F401  (registers the system checks)
+        from mfa.receivers import end_sessions_on_password_change
+
+        pre_save.connect(
+            end_sessions_on_password_change,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="mfa.end_sessions_on_password_change",
+        )

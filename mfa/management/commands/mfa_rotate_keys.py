@@ -1,0 +1,24 @@
+"""Re-encrypt every TOTP secret with the newest key in MFA["ENCRYPTION_KEYS"]."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from mfa import crypto
+from mfa.models import TOTPDevice
+
+
+class Command(BaseCommand):
+    help = "Re-encrypt TOTP secrets with the first (newest) MFA encryption key."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        done = 0
+        for device in TOTPDevice.objects.only("id", "encrypted_secret").iterator():
+            rotated = crypto.rotate(device.encrypted_secret)
+            TOTPDevice.objects.filter(pk=device.pk, encrypted_secret=device.encrypted_secret).update(
+                encrypted_secret=rotated
+            )
+            done += 1
+        self.stdout.write(f"re-encrypted {done} TOTP secrets")
