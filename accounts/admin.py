@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts.models import User
+from mfa.admin import MFAUserAdminMixin
 
 
 class UserChangeFormEmail(UserChangeForm):
@@ -18,7 +19,7 @@ class UserCreationFormEmail(AdminUserCreationForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(MFAUserAdminMixin, BaseUserAdmin):
     form = UserChangeFormEmail
     add_form = UserCreationFormEmail
     ordering = ("email",)

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 
 logger = logging.getLogger("authsite.errors")
 
@@ -24,6 +26,10 @@ def json_error(detail: str, code: str, status: int) -> JsonResponse:
     return response
 
 
+# Exceptions Django's own handler turns into 400/403/404 (django.core.handlers.exception).
+CLIENT_ERRORS = (Http404, PermissionDenied, BadRequest, SuspiciousOperation, MultiPartParserError)
+
+
 class ApiErrorMiddleware:
     """Turns an unhandled exception on an API path into JSON: 503 for database outages (with
     Retry-After), 500 otherwise. No traceback or exception text ever reaches the client."""
@@ -35,6 +41,10 @@ class ApiErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, CLIENT_ERRORS):
+            # Django answers these with 4xx through the JSON handlers in authsite.views (e.g. a
+            # body over DATA_UPLOAD_MAX_MEMORY_SIZE raises RequestDataTooBig inside DRF's parsing).
+            return None
         if isinstance(exception, (DatabaseError, InterfaceError)) or _is_db_outage(exception):
             logger.error("database unavailable on %s %s: %s", request.method, request.path,
                          type(exception).__name__)

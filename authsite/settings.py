@@ -95,10 +95,14 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "mfa.middleware.PartialLoginMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "authsite.urls"
+LOGIN_URL = "mfa_pages:login"
+LOGIN_REDIRECT_URL = "mfa_pages:home"
+LOGOUT_REDIRECT_URL = "mfa_pages:login"
 WSGI_APPLICATION = "authsite.wsgi.application"
 
 TEMPLATES = [
@@ -198,6 +202,14 @@ SIMPLE_JWT = {
     "USER_ID_CLAIM": "user_id",
 }
 
+def _mfa_required(value: str | None) -> str | list[str] | None:
+    if not value or value.lower() in {"off", "none", "0"}:
+        return None
+    if value.lower() in {"staff", "all"}:
+        return value.lower()
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 MFA = {
     "ISSUER": env_str("MFA_ISSUER", "AuthSite"),
     "ENCRYPTION_KEYS": env_list("MFA_ENCRYPTION_KEYS", []) or None,
@@ -211,6 +223,10 @@ MFA = {
         "code_failures": env_rate("AUTH_IP_RATE_CODE_FAILURES", "30/hour"),
     },
     "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
+    # Mandatory MFA: unset (optional), "staff", "all", or comma-separated group names.
+    "REQUIRED": _mfa_required(env_str("MFA_REQUIRED")),
+    "REQUIRED_GRACE_DAYS": env_int("MFA_REQUIRED_GRACE_DAYS", 0, minimum=0),
+    "REQUIRED_SINCE": env_str("MFA_REQUIRED_SINCE"),
 }
 
 # --- Django REST framework ------------------------------------------------------------------------------

@@ -1,10 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from accounts.views import RegisterView
 from authsite import views
 
 urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="mfa_pages:home", permanent=False)),
+    path("account/", include("mfa.pages_urls")),
     path("admin/", admin.site.urls),
     re_path(r"^api/auth/register/?$", RegisterView.as_view(), name="register"),
     path("api/auth/", include("mfa.urls")),

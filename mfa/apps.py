@@ -8,11 +8,14 @@ class MFAConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.contrib.auth.signals import user_logged_in
         from django.db.models.signals import pre_save
 
         from mfa import checks  # noqa: F401  (registers the system checks)
+        from mfa.middleware import on_user_logged_in
         from mfa.receivers import end_sessions_on_password_change
 
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="mfa.on_user_logged_in")
         pre_save.connect(
             end_sessions_on_password_change,
             sender=settings.AUTH_USER_MODEL,

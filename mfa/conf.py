@@ -37,6 +37,13 @@ DEFAULTS: dict[str, Any] = {
     "IP_RATES": {"register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour"},
     # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (0: none).
     "TRUSTED_PROXIES": 0,
+    # Mandatory MFA: None (optional for everyone), "staff", "all", or a list of group names.
+    "REQUIRED": None,
+    # Days a user who falls under REQUIRED may still work without MFA (reminded on every page),
+    # counted from the later of REQUIRED_SINCE (an ISO date, when the policy started) and the
+    # user's date_joined.
+    "REQUIRED_GRACE_DAYS": 0,
+    "REQUIRED_SINCE": None,
     # Dotted path of the adapter class (mfa.adapter.DefaultMFAAdapter) a host may subclass.
     "ADAPTER": "mfa.adapter.DefaultMFAAdapter",
 }

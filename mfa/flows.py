@@ -137,6 +137,29 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
     return sessions.start_session(device.user, amr=amr, now=now, client=client)
 
 
+def verify_browser_login(user: Any, code: str, *, now: datetime, client: Client) -> list[str]:
+    """Second step of a browser (cookie session) login: the full ``amr`` on success.
+
+    Same rules as mfa/login/verify: replay refused, lockout, recovery codes single use.
+    """
+    device = _require_confirmed(user)
+    return ["pwd", *_verify_second_factor(device, code, now=now, client=client)]
+
+
+def current_enrolment(user: Any, *, now: datetime) -> totp.Enrolment:
+    """The pending enrolment to show on a page: the unexpired pending secret if there is one
+    (it is not yet in use, so showing it again is safe), else a new one."""
+    device = TOTPDevice.objects.filter(user=user).first()
+    if device is not None and device.confirmed:
+        raise MFAAlreadyEnabled()
+    if device is not None and device.setup_at + mfa_settings.SETUP_LIFETIME > now:
+        adapter = get_adapter()
+        secret = totp.device_secret(device)
+        uri = totp.provisioning_uri(secret, adapter.get_account_name(user), adapter.get_issuer(user))
+        return totp.Enrolment(secret=secret, otpauth_uri=uri)
+    return start_setup(user, now=now)
+
+
 # --- Enrolment and management --------------------------------------------------------------------
 
 

@@ -39,10 +39,10 @@ def _is_live(session: AuthSession, now: datetime) -> bool:
     )
 
 
-def start_session(
+def open_session(
     user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None
-) -> TokenPair:
-    """Create a session for a completed login and return its first token pair."""
+) -> AuthSession:
+    """Record a completed login as a new session row (API and browser logins alike)."""
     session = AuthSession.objects.create(
         user=user,
         created_at=now,
@@ -54,9 +54,23 @@ def start_session(
         auth_time=auth_time or now,
         refresh_jti=tokens.new_jti(),
     )
-    access, refresh = _pair(session)
     emit(signals.login_succeeded, "login", user, client, session_id=str(session.pk), amr=amr)
+    return session
+
+
+def start_session(
+    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None
+) -> TokenPair:
+    """Create a session for a completed API login and return its first token pair."""
+    session = open_session(user, amr=amr, now=now, client=client, auth_time=auth_time)
+    access, refresh = _pair(session)
     return TokenPair(access, refresh, session)
+
+
+def live_session(sid: Any, *, now: datetime) -> AuthSession | None:
+    """The session named ``sid`` (with its user) if it can still be used, else None."""
+    session = _load(sid)
+    return session if session is not None and _is_live(session, now) else None
 
 
 def _pair(session: AuthSession) -> tuple[str, str]:

@@ -8,12 +8,15 @@ from django.utils import timezone
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from mfa import flows, serializers, sessions, totp
 from mfa.authentication import SessionJWTAuthentication
+from mfa.exception_handler import api_exception_handler
 from mfa.exceptions import InvalidCode, InvalidPassword
 from mfa.http import client_of
 from mfa.models import SecurityEvent
@@ -24,19 +27,29 @@ from mfa.throttling import CodeFailureRateThrottle, LoginRateThrottle, RefreshRa
 class BaseViewSet(viewsets.GenericViewSet):
     # Per-action status overrides for mfa error codes (read by mfa.exception_handler).
     mfa_error_status: dict[str, int] = {}
+    # Actions a user who must enrol (MFA["REQUIRED"], grace over) may still call.
+    allow_without_required_mfa = False
 
     """Bearer-token authentication only; no response is ever cached (they carry secrets,
     codes or tokens); wrong codes also count towards the per-IP failure throttle."""
 
     authentication_classes = [SessionJWTAuthentication]
     permission_classes = [IsAuthenticated]
+    # Fixed here, not taken from the host's REST_FRAMEWORK settings: the contract is JSON only.
+    parser_classes = [JSONParser]
+    renderer_classes = [JSONRenderer]
     serializer_class = serializers.EmptySerializer
     pagination_class = None
+
+    def get_exception_handler(self):
+        return api_exception_handler
 
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         response["Pragma"] = "no-cache"
+        if getattr(request._request, "mfa_enrolment_reminder", False):
+            response["X-MFA-Enrolment-Required"] = "grace-period"
         return response
 
     def handle_exception(self, exc: Exception) -> Response:
@@ -97,11 +110,11 @@ class AuthViewSet(BaseViewSet):
         pair = sessions.rotate_refresh(data["refresh"], now=timezone.now(), client=client_of(request))
         return Response(pair_payload(pair))
 
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], allow_without_required_mfa=True)
     def me(self, request: Request) -> Response:
         return Response(me_payload(request.user))
 
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], allow_without_required_mfa=True)
     def logout(self, request: Request) -> Response:
         sessions.revoke_session(
             request.user, str(self.current_session_id(request)), now=timezone.now(),
@@ -109,7 +122,7 @@ class AuthViewSet(BaseViewSet):
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @action(detail=False, methods=["post"], url_path="logout/all")
+    @action(detail=False, methods=["post"], url_path="logout/all", allow_without_required_mfa=True)
     def logout_all(self, request: Request) -> Response:
         sessions.revoke_user_sessions(
             request.user, now=timezone.now(), client=client_of(request), reason="logout_all"
@@ -146,7 +159,7 @@ class MFAViewSet(BaseViewSet):
     # A wrong code is 401 where no access token is held yet; 400 elsewhere (the contract).
     throttle_classes = [CodeFailureRateThrottle]
 
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], allow_without_required_mfa=True)
     def setup(self, request: Request) -> Response:
         self.validated(request)
         enrolment = flows.start_setup(request.user, now=timezone.now())
@@ -159,7 +172,10 @@ class MFAViewSet(BaseViewSet):
             }
         )
 
-    @action(detail=False, methods=["post"], serializer_class=serializers.SetupVerifySerializer)
+    @action(
+        detail=False, methods=["post"], serializer_class=serializers.SetupVerifySerializer,
+        allow_without_required_mfa=True,
+    )
     def verify(self, request: Request) -> Response:
         data = self.validated(request)
         codes = flows.confirm_setup(

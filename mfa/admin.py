@@ -1,0 +1,171 @@
+"""Django admin: users' MFA status and "Reset MFA", sessions with "Revoke", the audit log.
+
+No TOTP secret, code hash or token is ever shown or editable: TOTPDevice and RecoveryCode have no
+admin of their own, and the user list reads only status fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from mfa import flows, sessions
+from mfa.exceptions import SessionNotFound
+from mfa.http import client_of
+from mfa.models import AuthSession, SecurityEvent
+
+
+def _device(user: Any) -> Any:
+    try:
+        return user.mfa_device
+    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: no device
+        return None
+
+
+class MFAStatusFilter(admin.SimpleListFilter):
+    title = "MFA"
+    parameter_name = "mfa"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("on", "Enabled"), ("off", "Not enabled")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        from mfa.models import TOTPDevice
+
+        enabled = TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True)
+        if self.value() == "on":
+            return queryset.filter(pk__in=list(enabled))
+        if self.value() == "off":
+            return queryset.exclude(pk__in=list(enabled))
+        return queryset
+
+
+class MFAUserAdminMixin:
+    """Add to your UserAdmin: MFA status columns, a filter, and the "Reset MFA" action.
+
+    ``class UserAdmin(MFAUserAdminMixin, django.contrib.auth.admin.UserAdmin): ...``
+    """
+
+    mfa_list_display = ("mfa_enabled", "mfa_enabled_at", "mfa_last_used_at", "mfa_recovery_codes_left")
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return (*super().get_list_display(request), *self.mfa_list_display)  # type: ignore[misc]
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return (*super().get_list_filter(request), MFAStatusFilter)  # type: ignore[misc]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("mfa_device")  # type: ignore[misc]
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        if request.user.has_perm("mfa.delete_totpdevice") or request.user.is_superuser:
+            actions["reset_mfa"] = (MFAUserAdminMixin.reset_mfa, "reset_mfa", "Reset MFA")
+        return actions
+
+    @admin.display(boolean=True, description="MFA")
+    def mfa_enabled(self, user: Any) -> bool:
+        device = _device(user)
+        return bool(device and device.confirmed)
+
+    @admin.display(description="MFA enabled at")
+    def mfa_enabled_at(self, user: Any) -> Any:
+        device = _device(user)
+        return device.confirmed_at if device and device.confirmed else None
+
+    @admin.display(description="MFA last used")
+    def mfa_last_used_at(self, user: Any) -> Any:
+        device = _device(user)
+        return device.last_used_at if device and device.confirmed else None
+
+    @admin.display(description="Recovery codes left")
+    def mfa_recovery_codes_left(self, user: Any) -> Any:
+        device = _device(user)
+        return device.recovery_codes_left if device and device.confirmed else None
+
+    def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Remove the selected users' TOTP devices and recovery codes and end their sessions,
+        after a confirmation page. Recorded in the admin log and as the mfa_disabled signal."""
+        if request.POST.get("post") == "yes":
+            now = timezone.now()
+            client = client_of(request)
+            count = 0
+            for user in queryset:
+                flows.remove_mfa(user, now=now, client=client, by_admin=True)
+                self.log_change(  # type: ignore[attr-defined]
+                    request, user, "Reset MFA: removed TOTP device and recovery codes, ended sessions."
+                )
+                count += 1
+            self.message_user(request, f"MFA was reset for {count} user(s).", messages.SUCCESS)  # type: ignore[attr-defined]
+            return None
+        opts = self.model._meta  # type: ignore[attr-defined]
+        context = {
+            **self.admin_site.each_context(request),  # type: ignore[attr-defined]
+            "title": "Reset MFA?",
+            "queryset": queryset,
+            "opts": opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media,  # type: ignore[attr-defined]
+        }
+        return TemplateResponse(request, "admin/mfa/reset_mfa_confirmation.html", context)
+
+
+@admin.register(AuthSession)
+class AuthSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "user", "created_at", "last_used_at", "expires_at", "ip", "short_agent", "amr",
+        "revoked_at", "revoke_reason",
+    )
+    list_filter = ("revoke_reason",)
+    list_select_related = ("user",)
+    search_fields = ("ip",)
+    ordering = ("-last_used_at",)
+    readonly_fields = (
+        "user", "created_at", "last_used_at", "expires_at", "ip", "user_agent", "amr",
+        "auth_time", "revoked_at", "revoke_reason",
+    )
+    exclude = ("refresh_jti",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="User agent")
+    def short_agent(self, session: AuthSession) -> str:
+        return session.user_agent[:60]
+
+    @admin.action(description="Revoke selected sessions", permissions=["delete"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        now, client, count = timezone.now(), client_of(request), 0
+        for row in queryset.filter(revoked_at=None).select_related("user"):
+            try:
+                sessions.revoke_session(row.user, str(row.pk), now=now, client=client, reason="admin")
+            except SessionNotFound:  # ended meanwhile
+                continue
+            self.log_change(request, row, "Revoked session.")
+            count += 1
+        self.message_user(request, f"{count} session(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "type", "user", "ip")
+    list_filter = ("type",)
+    list_select_related = ("user",)
+    ordering = ("-created_at",)
+    readonly_fields = ("type", "user", "created_at", "ip", "user_agent", "details")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,250 @@
+"""Browser pages: sign in, the MFA challenge, enrolment, recovery codes, disable, sessions.
+
+Plain Django templates, CSRF-protected, usable without JavaScript. Each view is thin: it calls
+mfa.flows / mfa.sessions like the API does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model, login
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from mfa import flows, sessions, totp
+from mfa.exceptions import LockedOut, MFAError
+from mfa.forms import CodeForm, DisableForm, EnrolForm
+from mfa.http import client_of
+from mfa.middleware import SID_KEY, mfa_enrolment_view, mfa_exempt, pending_login
+from mfa.permissions import user_has_mfa
+
+
+def _next_url(request: HttpRequest, default: str) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return default
+
+
+def _home() -> str:
+    return reverse("mfa_pages:home")
+
+
+class LoginView(auth_views.LoginView):
+    """Sign in with the user model's USERNAME_FIELD and password; MFA users continue at the challenge."""
+
+    template_name = "mfa/login.html"
+    redirect_authenticated_user = True
+
+    def get_default_redirect_url(self) -> str:
+        return _home()
+
+
+class LogoutView(auth_views.LogoutView):
+    template_name = "mfa/logged_out.html"
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        sid = request.session.get(SID_KEY)
+        if sid and request.user.is_authenticated:
+            with contextlib.suppress(MFAError):  # already ended
+                sessions.revoke_session(request.user, sid, now=timezone.now(), client=client_of(request))
+        return super().post(request, *args, **kwargs)
+
+
+logout_view = mfa_exempt(mfa_enrolment_view(LogoutView.as_view()))
+login_view = LoginView.as_view()
+
+
+@mfa_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def challenge(request: HttpRequest) -> HttpResponseBase:
+    """The second step of a browser login: a TOTP code or a recovery code."""
+    pending = pending_login(request)
+    if pending is None:
+        messages.info(request, "Sign in first (an unfinished sign-in expires after 5 minutes).")
+        return redirect(reverse("mfa_pages:login"))
+    user = get_user_model()._default_manager.filter(pk=pending["user"]).first()
+    if user is None or not user.is_active:
+        request.session.flush()
+        return redirect(reverse("mfa_pages:login"))
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            amr = flows.verify_browser_login(
+                user, form.cleaned_data["code"], now=timezone.now(), client=client_of(request)
+            )
+        except LockedOut as exc:
+            form.add_error("code", f"Too many wrong codes. Try again in {exc.retry_after} seconds.")
+            status = 429
+        except MFAError as exc:
+            form.add_error("code", str(exc.detail))
+            status = 400
+        else:
+            request._mfa_amr = amr  # type: ignore[attr-defined]
+            login(request, user, backend=pending.get("backend"))  # rotates the session key
+            if "rcode" in amr:
+                messages.warning(request, "You used a recovery code. Consider creating new ones.")
+            return redirect(_next_url(request, _home()))
+    elif request.method == "POST":
+        status = 400
+    return render(
+        request, "mfa/challenge.html",
+        {"form": form, "next": _next_url(request, "")}, status=status,
+    )
+
+
+@login_required
+@mfa_enrolment_view
+@never_cache
+def home(request: HttpRequest) -> HttpResponse:
+    device = getattr(request.user, "mfa_device", None) if user_has_mfa(request.user) else None
+    return render(request, "mfa/home.html", {"device": device})
+
+
+@login_required
+@mfa_enrolment_view
+@never_cache
+@require_http_methods(["GET", "POST"])
+def enrol(request: HttpRequest) -> HttpResponse:
+    """Show the QR code and secret, then confirm with a first code; shows the recovery codes."""
+    if user_has_mfa(request.user):
+        messages.info(request, "Two-factor authentication is already on.")
+        return redirect(_home())
+    now = timezone.now()
+    form = EnrolForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = flows.confirm_setup(
+                request.user, form.cleaned_data["code"], now=now, client=client_of(request),
+                keep_session_id=request.session.get(SID_KEY),
+            )
+        except LockedOut as exc:
+            form.add_error("code", f"Too many wrong codes. Try again in {exc.retry_after} seconds.")
+            status = 429
+        except MFAError as exc:
+            form.add_error("code", str(exc.detail))
+            status = 400
+        else:
+            messages.success(request, "Two-factor authentication is on.")
+            return _show_codes(request, codes, _next_url(request, _home()))
+    elif request.method == "POST":
+        status = 400
+    enrolment = flows.current_enrolment(request.user, now=now)
+    return render(
+        request, "mfa/enrol.html",
+        {
+            "form": form,
+            "secret": enrolment.secret,
+            "secret_groups": " ".join(enrolment.secret[i : i + 4] for i in range(0, 32, 4)),
+            "otpauth_uri": enrolment.otpauth_uri,
+            "qr_svg": totp.qr_data_uri(enrolment.otpauth_uri),
+            "next": _next_url(request, ""),
+        },
+        status=status,
+    )
+
+
+def _show_codes(request: HttpRequest, codes: list[str], continue_url: str) -> HttpResponse:
+    text = "Recovery codes (each works once):\n" + "\n".join(codes) + "\n"
+    response = render(
+        request, "mfa/recovery_codes.html",
+        {
+            "codes": codes,
+            "download": "data:text/plain;charset=utf-8," + quote(text),
+            "continue_url": continue_url,
+        },
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def regenerate_codes(request: HttpRequest) -> HttpResponse:
+    form = CodeForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            codes = flows.regenerate_recovery_codes(
+                request.user, form.cleaned_data["code"], now=timezone.now(), client=client_of(request)
+            )
+        except LockedOut as exc:
+            form.add_error("code", f"Too many wrong codes. Try again in {exc.retry_after} seconds.")
+            status = 429
+        except MFAError as exc:
+            form.add_error("code", str(exc.detail))
+            status = 400
+        else:
+            return _show_codes(request, codes, _home())
+    elif request.method == "POST":
+        status = 400
+    return render(request, "mfa/regenerate.html", {"form": form}, status=status)
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def disable(request: HttpRequest) -> HttpResponse:
+    form = DisableForm(request.POST or None)
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            flows.disable(
+                request.user, form.cleaned_data["password"], form.cleaned_data["code"],
+                now=timezone.now(), client=client_of(request),
+                keep_session_id=request.session.get(SID_KEY),
+            )
+        except LockedOut as exc:
+            form.add_error(None, f"Too many wrong attempts. Try again in {exc.retry_after} seconds.")
+            status = 429
+        except MFAError as exc:
+            field = "password" if exc.code == "invalid_password" else "code"
+            form.add_error(field, str(exc.detail))
+            status = 400
+        else:
+            messages.success(request, "Two-factor authentication is off.")
+            return redirect(_home())
+    elif request.method == "POST":
+        status = 400
+    return render(request, "mfa/disable.html", {"form": form}, status=status)
+
+
+@login_required
+@mfa_enrolment_view
+@never_cache
+def session_list(request: HttpRequest) -> HttpResponse:
+    rows = list(sessions.live_sessions(request.user, now=timezone.now()))
+    current = request.session.get(SID_KEY)
+    return render(request, "mfa/sessions.html", {"sessions": rows, "current": current})
+
+
+@login_required
+@mfa_enrolment_view
+@require_POST
+def end_session(request: HttpRequest, session_id: str) -> HttpResponse:
+    try:
+        sessions.revoke_session(
+            request.user, session_id, now=timezone.now(), client=client_of(request), reason="revoked"
+        )
+    except MFAError:
+        messages.error(request, "That session was not found.")
+    else:
+        messages.success(request, "The session has ended.")
+    return redirect(reverse("mfa_pages:sessions"))
