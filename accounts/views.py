@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.db import IntegrityError
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -12,7 +13,14 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.serializers import RegisterSerializer
+from mfa.openapi import ErrorSerializer
 from mfa.throttling import RegisterRateThrottle
+
+
+class RegisteredSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    email = serializers.EmailField()
+    mfa_enabled = serializers.BooleanField()
 
 
 class RegisterView(APIView):
@@ -20,6 +28,17 @@ class RegisterView(APIView):
     permission_classes = [AllowAny]
     throttle_classes = [RegisterRateThrottle]
 
+    @extend_schema(
+        summary="Register with an email and a password",
+        request=RegisterSerializer,
+        responses={
+            201: RegisteredSerializer,
+            400: OpenApiResponse(description="Field errors: bad email, weak password, email taken"),
+            415: ErrorSerializer,
+            429: ErrorSerializer,
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         serializer = RegisterSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import RegisterView
 from authsite import views
@@ -11,6 +12,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     re_path(r"^api/auth/register/?$", RegisterView.as_view(), name="register"),
     path("api/auth/", include("mfa.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
 handler400 = views.handler400

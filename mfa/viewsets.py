@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -14,7 +15,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mfa import flows, serializers, sessions, totp
+from mfa import flows, openapi, serializers, sessions, totp
 from mfa.authentication import SessionJWTAuthentication
 from mfa.exception_handler import api_exception_handler
 from mfa.exceptions import InvalidCode, InvalidPassword
@@ -153,13 +154,27 @@ class EventPagination(PageNumberPagination):
     page_size_query_param = "page_size"
 
 
+class _NoFormatOverride:
+    URL_FORMAT_OVERRIDE = None
+
+
+class QueryFormatIsNotRenderer(DefaultContentNegotiation):
+    """``?format=png`` on mfa/setup names the QR image format, not a DRF renderer: without this,
+    DRF's URL_FORMAT_OVERRIDE looks for a "png" renderer and answers 404."""
+
+    settings = _NoFormatOverride()
+
+
 class MFAViewSet(BaseViewSet):
     """mfa/setup, mfa/verify, mfa/login/verify, mfa/disable, mfa/recovery-codes, mfa/events."""
 
     # A wrong code is 401 where no access token is held yet; 400 elsewhere (the contract).
     throttle_classes = [CodeFailureRateThrottle]
 
-    @action(detail=False, methods=["post"], allow_without_required_mfa=True)
+    @action(
+        detail=False, methods=["post"], allow_without_required_mfa=True,
+        content_negotiation_class=QueryFormatIsNotRenderer,
+    )
     def setup(self, request: Request) -> Response:
         self.validated(request)
         enrolment = flows.start_setup(request.user, now=timezone.now())
@@ -224,3 +239,6 @@ class MFAViewSet(BaseViewSet):
         rows = SecurityEvent.objects.filter(user=request.user).order_by("-created_at")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+openapi.document(AuthViewSet, MFAViewSet, SessionViewSet)

@@ -1,0 +1,185 @@
+"""OpenAPI descriptions of the mfa API for drf-spectacular, applied only when it is installed.
+
+drf-spectacular is optional (the ``openapi`` extra): without it this module does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from mfa import serializers as s
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(help_text="Stable error code, e.g. invalid_code, mfa_locked")
+
+
+class ValidationErrorSerializer(serializers.Serializer):
+    """DRF validation errors: ``{"<field>": ["message", ...]}`` (or ``non_field_errors``)."""
+
+    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField()
+    refresh = serializers.CharField()
+
+
+class LoginResponseSerializer(serializers.Serializer):
+    requires_mfa = serializers.BooleanField()
+    access = serializers.CharField(required=False, help_text="Only when requires_mfa is false")
+    refresh = serializers.CharField(required=False, help_text="Only when requires_mfa is false")
+    mfa_token = serializers.CharField(required=False, help_text="Only when requires_mfa is true")
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=["totp", "recovery_code"]), required=False
+    )
+
+
+class LoginRequestSerializer(serializers.Serializer):
+    email = serializers.CharField(help_text="The user model's USERNAME_FIELD (email in authsite)")
+    password = serializers.CharField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    email = serializers.CharField()
+    mfa_enabled = serializers.BooleanField()
+    recovery_codes_left = serializers.IntegerField()
+
+
+class SetupResponseSerializer(serializers.Serializer):
+    secret = serializers.CharField(help_text="Unpadded upper-case Base32, 32 characters")
+    otpauth_uri = serializers.CharField()
+    qr_code = serializers.CharField(help_text="data: URI of an SVG (PNG with ?format=png)")
+
+
+class EnabledSerializer(serializers.Serializer):
+    mfa_enabled = serializers.BooleanField()
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class DisabledSerializer(serializers.Serializer):
+    mfa_enabled = serializers.BooleanField()
+
+
+class RecoveryCodesSerializer(serializers.Serializer):
+    recovery_codes = serializers.ListField(child=serializers.CharField())
+
+
+class MFALoginVerifyDocSerializer(serializers.Serializer):
+    mfa_token = serializers.CharField()
+    code = serializers.CharField(help_text="6 digits, or a recovery code XXXXX-XXXXX-XXXXX")
+
+
+class CodeDocSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="6 digits, or a recovery code XXXXX-XXXXX-XXXXX")
+
+
+class DisableDocSerializer(serializers.Serializer):
+    password = serializers.CharField()
+    code = serializers.CharField(help_text="6 digits, or a recovery code XXXXX-XXXXX-XXXXX")
+
+
+class SetupVerifyDocSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="6 digits from the authenticator app")
+
+
+def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> None:
+    """Attach request, response and error descriptions to the viewsets' actions."""
+    try:
+        from drf_spectacular.types import OpenApiTypes
+        from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+    except ImportError:  # drf-spectacular not installed: nothing to document
+        return
+
+    def err(description: str) -> Any:
+        return OpenApiResponse(ErrorSerializer, description=description)
+
+    bad = OpenApiResponse(ValidationErrorSerializer, description="Malformed input (field errors)")
+    unsupported = err("Content-Type is not application/json")
+    unauthenticated = err("Missing, invalid, expired or revoked access token")
+    locked = err("Locked after repeated wrong codes (per user) or throttled (per IP); see Retry-After")
+    throttled = err("Too many requests from this IP; see Retry-After")
+    enrol = err("MFA is required for this account and it has not enrolled (mfa_enrollment_required)")
+
+    extend_schema_view(
+        login=extend_schema(
+            summary="Log in with a password", request=LoginRequestSerializer,
+            responses={200: LoginResponseSerializer, 400: bad, 401: err("Invalid credentials"),
+                       415: unsupported, 429: throttled},
+        ),
+        refresh=extend_schema(
+            summary="Rotate a refresh token", request=s.RefreshSerializer,
+            responses={200: TokenPairSerializer, 400: bad, 415: unsupported, 429: throttled,
+                       401: err("Invalid, expired or reused refresh token (reuse revokes the session)")},
+        ),
+        me=extend_schema(
+            summary="The current user",
+            responses={200: MeSerializer, 401: unauthenticated, 403: enrol},
+        ),
+        logout=extend_schema(
+            summary="End the current session", request=s.EmptySerializer,
+            responses={204: None, 401: unauthenticated, 415: unsupported},
+        ),
+        logout_all=extend_schema(
+            summary="End every session of the user", request=s.EmptySerializer,
+            responses={204: None, 401: unauthenticated, 415: unsupported},
+        ),
+    )(auth_viewset)
+
+    code_errors = {400: err("Wrong code or password (invalid_code, invalid_password) or malformed input"),
+                   401: unauthenticated, 403: enrol, 415: unsupported, 429: locked}
+    extend_schema_view(
+        setup=extend_schema(
+            summary="Start TOTP enrolment", request=s.EmptySerializer,
+            parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["svg", "png"], required=False)],
+            responses={200: SetupResponseSerializer, 401: unauthenticated, 409: err("MFA already enabled"),
+                       415: unsupported},
+        ),
+        verify=extend_schema(
+            summary="Confirm enrolment with a first code", request=SetupVerifyDocSerializer,
+            responses={200: EnabledSerializer, **code_errors},
+        ),
+        login_verify=extend_schema(
+            summary="Second step of login: exchange an mfa_token and a code for tokens",
+            request=MFALoginVerifyDocSerializer, auth=[],
+            responses={200: TokenPairSerializer, 400: bad, 415: unsupported, 429: locked,
+                       401: err("Wrong code (invalid_code) or invalid, expired or used mfa_token")},
+        ),
+        disable=extend_schema(
+            summary="Turn MFA off", request=DisableDocSerializer,
+            responses={200: DisabledSerializer, **code_errors},
+        ),
+        recovery_codes=extend_schema(
+            summary="Replace the recovery codes", request=CodeDocSerializer,
+            responses={200: RecoveryCodesSerializer, **code_errors},
+        ),
+        events=extend_schema(summary="The user's security events, newest first",
+                             responses={200: s.SecurityEventSerializer(many=True), 401: unauthenticated}),
+    )(mfa_viewset)
+
+    extend_schema_view(
+        list=extend_schema(summary="The user's live sessions",
+                           responses={200: s.SessionSerializer(many=True), 401: unauthenticated, 403: enrol}),
+        destroy=extend_schema(
+            summary="End one of the user's sessions",
+            responses={204: None, 401: unauthenticated, 404: err("Not one of your sessions")},
+        ),
+    )(session_viewset)
+
+
+try:  # register the Bearer scheme of mfa's authentication class with drf-spectacular
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class SessionJWTScheme(OpenApiAuthenticationExtension):
+        target_class = "mfa.authentication.SessionJWTAuthentication"
+        name = "bearerAuth"
+
+        def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+            return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+except ImportError:  # drf-spectacular not installed
+    pass
