@@ -35,7 +35,7 @@ def _paths(schema: dict) -> set[tuple[str, str]]:
 
 
 def test_schema_validates_and_covers_every_endpoint(schema):
-    assert EXPECTED <= _paths(schema)
+    assert _paths(schema) >= EXPECTED
 
 
 def test_every_operation_documents_its_errors(schema):
