@@ -13,11 +13,16 @@ class MFAConfig(AppConfig):
 
         from mfa import checks  # noqa: F401  (registers the system checks)
         from mfa.middleware import on_user_logged_in
-        from mfa.receivers import end_sessions_on_password_change
+        from mfa.receivers import end_sessions_on_deactivation, end_sessions_on_password_change
 
         user_logged_in.connect(on_user_logged_in, dispatch_uid="mfa.on_user_logged_in")
         pre_save.connect(
             end_sessions_on_password_change,
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="mfa.end_sessions_on_password_change",
+        )
+        pre_save.connect(
+            end_sessions_on_deactivation,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="mfa.end_sessions_on_deactivation",
         )

@@ -13,9 +13,9 @@ from typing import Any
 
 from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError
+from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from mfa import crypto, lockout, recovery, sessions, signals, tokens, totp
 from mfa.adapter import get_adapter
@@ -30,7 +30,7 @@ from mfa.exceptions import (
     MFANotEnabled,
     NoPendingSetup,
 )
-from mfa.models import TOTPDevice, UsedMFAToken
+from mfa.models import AuthSession, TOTPDevice
 from mfa.sessions import TokenPair
 
 METHODS = ["totp", "recovery_code"]
@@ -113,28 +113,30 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         token = tokens.MFAToken(mfa_token)
     except TokenError:
         raise InvalidMFAToken() from None
-    device = (
-        TOTPDevice.objects.select_related("user")
-        .filter(user_id=token.get(api_settings.USER_ID_CLAIM), confirmed=True)
-        .first()
-        if isinstance(token.get(api_settings.USER_ID_CLAIM), (str, int))
-        else None
-    )
+    user_id, jti = token.get(api_settings.USER_ID_CLAIM), str(token.get("jti"))
+    device = None
+    if isinstance(user_id, (str, int)):
+        # One query: the device, its user, and whether this mfa_token already completed a login
+        # (checked before any code, so a used token cannot spend a recovery code or a time step).
+        device = (
+            TOTPDevice.objects.select_related("user")
+            .annotate(token_used=Exists(AuthSession.objects.filter(mfa_jti=jti)))
+            .filter(user_id=user_id, confirmed=True)
+            .first()
+        )
     if (
         device is None
+        or device.token_used
         or not device.user.is_active
         or token.get("pwf") != tokens.password_fingerprint(device.user)
     ):
         raise InvalidMFAToken()
     amr = ["pwd", *_verify_second_factor(device, code, now=now, client=client)]
     try:
-        UsedMFAToken.objects.create(
-            jti=str(token["jti"]), user=device.user, used_at=now,
-            expires_at=datetime_from_epoch(token["exp"]),
-        )
+        # The unique mfa_jti settles concurrent uses of one mfa_token: one session, at most.
+        return sessions.start_session(device.user, amr=amr, now=now, client=client, mfa_jti=jti)
     except IntegrityError:
         raise InvalidMFAToken() from None
-    return sessions.start_session(device.user, amr=amr, now=now, client=client)
 
 
 def verify_browser_login(user: Any, code: str, *, now: datetime, client: Client) -> list[str]:

@@ -1,4 +1,4 @@
-"""The mfa app's data: TOTP devices, recovery codes, used mfa_token ids, sessions, audit events.
+"""The mfa app's data: TOTP devices, recovery codes, sessions (with used mfa_token ids), audit events.
 
 Every model has a UUID primary key, so one set of migrations applies on SQLite, PostgreSQL and
 MongoDB (the user's own pk may be an int or an ObjectId: code never assumes either). Only field
@@ -64,19 +64,6 @@ class RecoveryCode(models.Model):
         indexes = [models.Index(fields=["user", "lookup"], name="mfa_rcode_user_lookup")]
 
 
-class UsedMFAToken(models.Model):
-    """The id of an mfa_token that completed a login: a unique insert makes it single use."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    jti = models.CharField(max_length=64, unique=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    used_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField()
-
-    class Meta:
-        indexes = [ExpiringIndex(fields=["expires_at"], name="mfa_usedtoken_ttl")]
-
-
 class AuthSession(models.Model):
     """A signed-in device: one refresh-token family, revocable, with absolute and idle limits."""
 
@@ -95,6 +82,9 @@ class AuthSession(models.Model):
     auth_time = models.DateTimeField(default=timezone.now)
     # jti of the only refresh token of this session that may still be exchanged.
     refresh_jti = models.CharField(max_length=64)
+    # jti of the mfa_token this login completed: the unique index makes each mfa_token single use
+    # (the "used mfa_token ids" record; rows outlive the 5-minute token by far).
+    mfa_jti = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoke_reason = models.CharField(max_length=32, blank=True, default="")
 

@@ -1,4 +1,4 @@
-"""Signal receivers: a password change ends the user's sessions."""
+"""Signal receivers: a password change or a deactivation ends the user's sessions."""
 
 from __future__ import annotations
 
@@ -25,4 +25,14 @@ def end_sessions_on_password_change(sender: Any, instance: Any, raw: bool = Fals
         return
     sessions.revoke_user_sessions(
         instance, now=timezone.now(), client=NO_CLIENT, reason="password_changed"
+    )
+
+
+def end_sessions_on_deactivation(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    """pre_save of the user model: saving an inactive user ends every session for good (ASVS
+    7.4.2; SECURITY-CHECKS SES-08, TOK-09), so reactivating the account brings no old token back."""
+    if raw or instance.pk is None or getattr(instance, "is_active", True):
+        return
+    sessions.revoke_user_sessions(
+        instance, now=timezone.now(), client=NO_CLIENT, reason="user_deactivated"
     )

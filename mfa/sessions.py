@@ -40,10 +40,16 @@ def _is_live(session: AuthSession, now: datetime) -> bool:
 
 
 def open_session(
-    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None
+    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None,
+    mfa_jti: str | None = None,
 ) -> AuthSession:
-    """Record a completed login as a new session row (API and browser logins alike)."""
+    """Record a completed login as a new session row (API and browser logins alike).
+
+    ``mfa_jti`` is the id of the mfa_token the login used: its unique index raises IntegrityError
+    when that token already completed a login.
+    """
     session = AuthSession.objects.create(
+        mfa_jti=mfa_jti,
         user=user,
         created_at=now,
         last_used_at=now,
@@ -59,10 +65,11 @@ def open_session(
 
 
 def start_session(
-    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None
+    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None,
+    mfa_jti: str | None = None,
 ) -> TokenPair:
     """Create a session for a completed API login and return its first token pair."""
-    session = open_session(user, amr=amr, now=now, client=client, auth_time=auth_time)
+    session = open_session(user, amr=amr, now=now, client=client, auth_time=auth_time, mfa_jti=mfa_jti)
     access, refresh = _pair(session)
     return TokenPair(access, refresh, session)
 

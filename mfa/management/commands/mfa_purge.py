@@ -1,4 +1,4 @@
-"""Delete what has expired: sessions past their absolute or idle limit, used mfa_token ids.
+"""Delete sessions past their absolute or idle limit.
 
 MongoDB removes rows past ``expires_at`` by itself (TTL indexes); SQL databases need this command
 run regularly (e.g. hourly from cron). It works on every backend.
@@ -12,19 +12,18 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from mfa.conf import mfa_settings
-from mfa.models import AuthSession, UsedMFAToken
+from mfa.models import AuthSession
 
 
 class Command(BaseCommand):
-    help = "Delete expired sessions and used mfa_token ids."
+    help = "Delete expired and idle sessions."
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
-        expired, _ = AuthSession.objects.filter(expires_at__lte=now).delete()
+        # A row also records its mfa_token as used: keep it at least as long as such a token lives.
+        young = now - mfa_settings.MFA_TOKEN_LIFETIME
+        expired, _ = AuthSession.objects.filter(expires_at__lte=now, created_at__lte=young).delete()
         idle, _ = AuthSession.objects.filter(
-            last_used_at__lte=now - mfa_settings.SESSION_IDLE_TIMEOUT
+            last_used_at__lte=now - mfa_settings.SESSION_IDLE_TIMEOUT, created_at__lte=young
         ).delete()
-        tokens, _ = UsedMFAToken.objects.filter(expires_at__lte=now).delete()
-        self.stdout.write(
-            f"deleted {expired} expired sessions, {idle} idle sessions, {tokens} used mfa_token ids"
-        )
+        self.stdout.write(f"deleted {expired} expired and {idle} idle sessions")
