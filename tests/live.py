@@ -1,0 +1,126 @@
+"""A live site for tests and benchmarks: the SecantusDB launcher (when no DATABASE_URL is given),
+``migrate``, then gunicorn with the repository's gunicorn.conf.py on a free loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIVE_SECRET = "live-test-secret-key-" + "s" * 40
+LIVE_JWT_KEY = "live-test-jwt-signing-key-" + "j" * 40
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveSite:
+    url: str
+    env: dict[str, str]
+    server: subprocess.Popen
+    devdb: subprocess.Popen | None = None
+    devdb_args: list[str] = field(default_factory=list)
+    devdb_port: int | None = None
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=check,
+            capture_output=True, text=True, timeout=120,
+        )
+
+    def stop_database(self) -> None:
+        """Stop the SecantusDB process (fault injection)."""
+        assert self.devdb is not None, "the site runs on an external DATABASE_URL"
+        self.devdb.terminate()
+        self.devdb.wait(timeout=15)
+
+    def start_database(self) -> None:
+        """Start SecantusDB again on the same port and storage."""
+        from tests.conftest import READY
+
+        self.devdb = subprocess.Popen(
+            [sys.executable, "-m", "authsite.devdb", "--port", str(self.devdb_port), *self.devdb_args],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        assert self.devdb.stdout is not None
+        line = self.devdb.stdout.readline()
+        assert READY.search(line), line
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310 - loopback only
+            return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer means it is serving
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer in time")
+
+
+@contextlib.contextmanager
+def live_site(
+    *, database_url: str | None = None, data_dir: Path | None = None, extra_env: dict[str, str] | None = None,
+    workers: int = 2, threads: int = 4,
+) -> Iterator[LiveSite]:
+    """Serve the site with gunicorn on loopback. Without ``database_url``, a SecantusDB process is
+    started (``data_dir``: on disk there, else in memory) and stopped afterwards."""
+    from tests.conftest import start_devdb, stop_devdb
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
+    env.update(
+        DEBUG="0", SECRET_KEY=LIVE_SECRET, JWT_SIGNING_KEY=LIVE_JWT_KEY, SECURE_SSL_REDIRECT="0",
+        SECURE_COOKIES="0", ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
+        GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads), DJANGO_SETTINGS_MODULE="authsite.settings",
+    )
+    env.update(extra_env or {})
+    devdb = None
+    devdb_args: list[str] = []
+    devdb_port = None
+    if database_url is None:
+        devdb_args = ["--data", str(data_dir)] if data_dir is not None else ["--memory"]
+        devdb, devdb_port = start_devdb(*devdb_args)
+        database_url = f"mongodb://127.0.0.1:{devdb_port}/authsite?directConnection=true"
+    env["DATABASE_URL"] = database_url
+    server = None
+    try:
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+            capture_output=True, timeout=180,
+        )
+        port = free_port()
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "authsite.wsgi:application", "-c", "gunicorn.conf.py",
+             "-b", f"127.0.0.1:{port}"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        _wait_http(url + "/api/auth/me", server)
+        site = LiveSite(url, env, server, devdb, devdb_args, devdb_port)
+        yield site
+        devdb = site.devdb
+    finally:
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if devdb is not None and devdb.poll() is None:
+            stop_devdb(devdb)
