@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
-from django.db import DatabaseError, InterfaceError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -45,13 +44,16 @@ class ApiErrorMiddleware:
             # Django answers these with 4xx through the JSON handlers in authsite.views (e.g. a
             # body over DATA_UPLOAD_MAX_MEMORY_SIZE raises RequestDataTooBig inside DRF's parsing).
             return None
-        if isinstance(exception, (DatabaseError, InterfaceError)) or _is_db_outage(exception):
-            logger.error("database unavailable on %s %s: %s", request.method, request.path,
-                         type(exception).__name__)
-            response = json_error(
-                "The service is temporarily unavailable. Try again shortly.",
-                "service_unavailable", 503,
+        if is_db_outage(exception):
+            logger.error(
+                "database unavailable on %s %s: %s", request.method, request.path,
+                type(exception.__cause__ or exception).__name__,
             )
+            detail = "The service is temporarily unavailable. Try again shortly."
+            if is_api(request):
+                response = json_error(detail, "service_unavailable", 503)
+            else:
+                response = HttpResponse(detail, status=503, content_type="text/plain; charset=utf-8")
             response["Retry-After"] = "5"
             return response
         if is_api(request):
@@ -60,9 +62,23 @@ class ApiErrorMiddleware:
         return None
 
 
-def _is_db_outage(exc: Any) -> bool:
+def is_db_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached (not a bug in a query).
+
+    SQL backends raise OperationalError or InterfaceError; django-mongodb-backend raises a bare
+    DatabaseError whose cause is a pymongo ConnectionFailure (server selection timeout, reset).
+    """
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
     try:
-        from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+        from pymongo.errors import ConnectionFailure
     except ImportError:  # pymongo is only installed with the MongoDB backend
         return False
-    return isinstance(exc, (ConnectionFailure, ServerSelectionTimeoutError))
+    chain: BaseException | None = exc
+    for _ in range(5):
+        if chain is None:
+            break
+        if isinstance(chain, ConnectionFailure):
+            return True
+        chain = chain.__cause__ or chain.__context__
+    return False

@@ -1,0 +1,309 @@
+"""authsite.settings from environment variables: refused secrets, HTTPS defaults, DATABASE_URL,
+caches and hosts. Each case imports the settings in a fresh interpreter with a clean environment;
+authsite.env's parsers are also tested directly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from authsite import env
+from authsite.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL_SECRET = "s" * 50
+REAL_JWT_KEY = "j" * 50
+# Variables the settings read; none may leak in from the test process (tests/settings.py sets some).
+SITE_VARS = {
+    "SECRET_KEY", "JWT_SIGNING_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "CACHE_DIR", "ALLOWED_HOSTS",
+    "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "MFA_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE",
+    "AUTHSITE_TEST_DB_FROM_FIXTURE", "TRUST_X_FORWARDED_PROTO", "SECURE_HSTS_SECONDS",
+    "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "CSRF_TRUSTED_ORIGINS", "TRUSTED_PROXIES",
+}
+
+READ_SETTINGS = """
+import json
+from django.conf import settings
+cache = settings.CACHES["default"]
+print(json.dumps({
+    "DEBUG": settings.DEBUG,
+    "SECRET_KEY": settings.SECRET_KEY,
+    "JWT_SIGNING_KEY": settings.SIMPLE_JWT["SIGNING_KEY"],
+    "SECURE_SSL_REDIRECT": settings.SECURE_SSL_REDIRECT,
+    "SESSION_COOKIE_SECURE": settings.SESSION_COOKIE_SECURE,
+    "CSRF_COOKIE_SECURE": settings.CSRF_COOKIE_SECURE,
+    "SECURE_HSTS_SECONDS": settings.SECURE_HSTS_SECONDS,
+    "DATABASE": settings.DATABASES["default"],
+    "CACHE_BACKEND": cache["BACKEND"],
+    "CACHE_LOCATION": cache["LOCATION"],
+    "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
+    "BASE_DIR": str(settings.BASE_DIR),
+}, default=str))
+"""
+
+
+def run_settings(**variables: str) -> subprocess.CompletedProcess:
+    """Import authsite.settings in a new interpreter with only ``variables`` set."""
+    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
+    environ["DJANGO_SETTINGS_MODULE"] = "authsite.settings"
+    environ.update(variables)
+    return subprocess.run(
+        [sys.executable, "-c", READ_SETTINGS], cwd=ROOT, env=environ, capture_output=True, text=True,
+        timeout=60,
+    )
+
+
+def settings_with(**variables: str) -> dict:
+    proc = run_settings(**variables)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def refusal(**variables: str) -> str:
+    """The ImproperlyConfigured message printed when the settings refuse to load."""
+    proc = run_settings(**variables)
+    assert proc.returncode != 0, proc.stdout
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), proc.stderr[-2000:]
+    return last.split(": ", 1)[1]
+
+
+PRODUCTION = {"DEBUG": "0", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_JWT_KEY}
+
+
+# --- Secrets ----------------------------------------------------------------------------------------
+
+
+def test_debug_off_without_secret_key_refuses_to_start_naming_it():
+    message = refusal(DEBUG="0", JWT_SIGNING_KEY=REAL_JWT_KEY)
+    assert message.startswith("SECRET_KEY ")
+
+
+def test_debug_unset_means_off_and_refuses_missing_secret_key():
+    assert refusal().startswith("SECRET_KEY ")
+
+
+def test_debug_off_without_jwt_signing_key_refuses_to_start_naming_it():
+    message = refusal(DEBUG="0", SECRET_KEY=REAL_SECRET)
+    assert message.startswith("JWT_SIGNING_KEY ")
+
+
+def test_debug_off_refuses_development_secret_key():
+    message = refusal(DEBUG="0", SECRET_KEY=DEV_SECRET_KEY, JWT_SIGNING_KEY=REAL_JWT_KEY)
+    assert message.startswith("SECRET_KEY ")
+
+
+def test_debug_off_refuses_development_jwt_signing_key():
+    message = refusal(DEBUG="0", SECRET_KEY=REAL_SECRET, JWT_SIGNING_KEY=DEV_JWT_SIGNING_KEY)
+    assert message.startswith("JWT_SIGNING_KEY ")
+
+
+def test_debug_off_refuses_short_secret_key():
+    message = refusal(DEBUG="0", SECRET_KEY="short", JWT_SIGNING_KEY=REAL_JWT_KEY)
+    assert "SECRET_KEY" in message and "at least" in message
+
+
+def test_jwt_signing_key_must_differ_from_secret_key():
+    message = refusal(DEBUG="0", SECRET_KEY=REAL_JWT_KEY, JWT_SIGNING_KEY=REAL_JWT_KEY)
+    assert "JWT_SIGNING_KEY" in message and "SECRET_KEY" in message
+
+
+def test_debug_on_starts_with_development_defaults():
+    s = settings_with(DEBUG="1")
+
+    assert s["DEBUG"] is True
+    assert s["SECRET_KEY"] == DEV_SECRET_KEY
+    assert s["JWT_SIGNING_KEY"] == DEV_JWT_SIGNING_KEY
+    assert s["SECURE_SSL_REDIRECT"] is False and s["SESSION_COOKIE_SECURE"] is False
+
+
+def test_invalid_debug_value_is_refused_naming_it():
+    assert "DEBUG" in refusal(DEBUG="maybe")
+
+
+# --- HTTPS and cookies --------------------------------------------------------------------------------
+
+
+def test_debug_off_redirects_to_https_and_secures_cookies_by_default():
+    s = settings_with(**PRODUCTION)
+
+    assert s["DEBUG"] is False
+    assert s["SECRET_KEY"] == REAL_SECRET and s["JWT_SIGNING_KEY"] == REAL_JWT_KEY
+    assert s["SECURE_SSL_REDIRECT"] is True
+    assert s["SESSION_COOKIE_SECURE"] is True and s["CSRF_COOKIE_SECURE"] is True
+    assert s["SECURE_HSTS_SECONDS"] > 0
+
+
+def test_https_redirect_and_secure_cookies_can_be_turned_off():
+    s = settings_with(**PRODUCTION, SECURE_SSL_REDIRECT="0", SECURE_COOKIES="0")
+
+    assert s["SECURE_SSL_REDIRECT"] is False
+    assert s["SESSION_COOKIE_SECURE"] is False and s["CSRF_COOKIE_SECURE"] is False
+    assert s["SECURE_HSTS_SECONDS"] == 0
+
+
+def test_https_redirect_and_secure_cookies_are_independent():
+    s = settings_with(**PRODUCTION, SECURE_SSL_REDIRECT="0")
+
+    assert s["SECURE_SSL_REDIRECT"] is False and s["SESSION_COOKIE_SECURE"] is True
+
+
+# --- DATABASE_URL ---------------------------------------------------------------------------------------
+
+
+def test_mongodb_url_selects_mongodb_backend_with_short_server_selection_timeout():
+    s = settings_with(DEBUG="1", DATABASE_URL="mongodb://db.internal:27017/authsite?directConnection=true")
+
+    db = s["DATABASE"]
+    assert db["ENGINE"] == "django_mongodb_backend"
+    assert db["NAME"] == "authsite"
+    assert db["HOST"].startswith("mongodb://db.internal:27017/authsite?")
+    assert "serverSelectionTimeoutMS=" in db["HOST"]
+    assert "directConnection=true" in db["HOST"]
+
+
+def test_sqlite_url_selects_sqlite_backend():
+    s = settings_with(DEBUG="1", DATABASE_URL="sqlite:///x")
+
+    assert s["DATABASE"]["ENGINE"] == "django.db.backends.sqlite3"
+    assert s["DATABASE"]["NAME"] == str(Path(s["BASE_DIR"]) / "x")
+
+
+def test_postgres_url_selects_postgresql_backend():
+    s = settings_with(DEBUG="1", DATABASE_URL="postgres://u:p@h:5432/db")
+
+    db = s["DATABASE"]
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == ("u", "p", "h", "5432", "db")
+
+
+def test_unsupported_database_scheme_fails_with_clear_message():
+    message = refusal(DEBUG="1", DATABASE_URL="mysql://u:p@h/db")
+
+    assert "DATABASE_URL" in message and "mysql" in message
+    assert "mongodb://" in message
+
+
+# --- Cache and hosts ------------------------------------------------------------------------------------
+
+
+def test_redis_url_selects_djangos_redis_cache():
+    s = settings_with(DEBUG="1", REDIS_URL="redis://cache.internal:6379/2")
+
+    assert s["CACHE_BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert s["CACHE_LOCATION"] == "redis://cache.internal:6379/2"
+
+
+def test_without_redis_url_the_cache_is_file_based_in_cache_dir(tmp_path):
+    s = settings_with(DEBUG="1", CACHE_DIR=str(tmp_path / "c"))
+
+    assert s["CACHE_BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert s["CACHE_LOCATION"] == str(tmp_path / "c")
+
+
+def test_default_cache_dir_is_a_project_folder():
+    s = settings_with(DEBUG="1")
+
+    assert s["CACHE_BACKEND"] == "django.core.cache.backends.filebased.FileBasedCache"
+    assert Path(s["CACHE_LOCATION"]).is_relative_to(Path(s["BASE_DIR"]))
+
+
+def test_allowed_hosts_is_comma_separated():
+    s = settings_with(DEBUG="1", ALLOWED_HOSTS=" auth.example.com, api.example.com ,,")
+
+    assert s["ALLOWED_HOSTS"] == ["auth.example.com", "api.example.com"]
+
+
+# --- authsite.env, directly -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("true", True), (" YES ", True), ("on", True),
+                                               ("0", False), ("false", False), ("Off", False), ("", False)])
+def test_env_bool_parses_common_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("X_FLAG", raw)
+    assert env.env_bool("X_FLAG", not expected) is expected
+
+
+def test_env_bool_uses_default_when_unset_and_refuses_garbage(monkeypatch):
+    monkeypatch.delenv("X_FLAG", raising=False)
+    assert env.env_bool("X_FLAG", True) is True
+    monkeypatch.setenv("X_FLAG", "2")
+    with pytest.raises(ImproperlyConfigured, match="X_FLAG"):
+        env.env_bool("X_FLAG", True)
+
+
+def test_env_int_parses_and_bounds(monkeypatch):
+    monkeypatch.setenv("X_INT", "300")
+    assert env.env_int("X_INT", 5) == 300
+    monkeypatch.setenv("X_INT", "")
+    assert env.env_int("X_INT", 5) == 5
+    monkeypatch.setenv("X_INT", "ten")
+    with pytest.raises(ImproperlyConfigured, match="X_INT"):
+        env.env_int("X_INT", 5)
+    monkeypatch.setenv("X_INT", "0")
+    with pytest.raises(ImproperlyConfigured, match="X_INT"):
+        env.env_int("X_INT", 5)
+    assert env.env_int("X_INT", 5, minimum=0) == 0
+
+
+def test_env_list_splits_on_commas_and_drops_blanks(monkeypatch):
+    monkeypatch.setenv("X_LIST", "a, b ,, c,")
+    assert env.env_list("X_LIST", ["d"]) == ["a", "b", "c"]
+    monkeypatch.delenv("X_LIST")
+    assert env.env_list("X_LIST", ["d"]) == ["d"]
+
+
+def test_env_rate_accepts_drf_rates_and_off(monkeypatch):
+    monkeypatch.setenv("X_RATE", "20/min")
+    assert env.env_rate("X_RATE", "5/hour") == "20/min"
+    monkeypatch.setenv("X_RATE", "off")
+    assert env.env_rate("X_RATE", "5/hour") is None
+    monkeypatch.setenv("X_RATE", "many")
+    with pytest.raises(ImproperlyConfigured, match="X_RATE"):
+        env.env_rate("X_RATE", "5/hour")
+
+
+def test_database_from_url_mongodb_keeps_explicit_timeouts():
+    db = env.database_from_url("mongodb://h:1/site?serverSelectionTimeoutMS=900", base_dir="/srv")
+
+    assert db["ENGINE"] == "django_mongodb_backend" and db["NAME"] == "site"
+    assert "serverSelectionTimeoutMS=900" in db["HOST"]
+    assert db["HOST"].count("serverSelectionTimeoutMS") == 1
+
+
+def test_database_from_url_mongodb_srv_and_missing_name():
+    db = env.database_from_url("mongodb+srv://u:p@cluster0.example.net/prod", base_dir="/srv")
+    assert db["ENGINE"] == "django_mongodb_backend" and db["NAME"] == "prod"
+    with pytest.raises(ImproperlyConfigured, match="name the database"):
+        env.database_from_url("mongodb://h:27017", base_dir="/srv")
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [("sqlite://", ":memory:"), ("sqlite:///db.sqlite3", "/srv/db.sqlite3"), ("sqlite:////var/db/x.sqlite3",
+                                                                              "/var/db/x.sqlite3")],
+)
+def test_database_from_url_sqlite_paths(url, name):
+    db = env.database_from_url(url, base_dir="/srv")
+
+    assert db == {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+
+
+def test_database_from_url_postgres_decodes_credentials():
+    db = env.database_from_url("postgresql://us%40er:p%3Ass@db.example:6543/app", base_dir="/srv")
+
+    assert db["ENGINE"] == "django.db.backends.postgresql"
+    assert (db["USER"], db["PASSWORD"], db["HOST"], db["PORT"], db["NAME"]) == (
+        "us@er", "p:ss", "db.example", "6543", "app")
+
+
+@pytest.mark.parametrize("url", ["mysql://h/db", "redis://h:6379/0", "not a url", ""])
+def test_database_from_url_refuses_unsupported_schemes(url):
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
+        env.database_from_url(url, base_dir="/srv")
