@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/auth/", include("mfa.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    # Anything else under /api/ is a JSON 404, also with DEBUG on (no HTML technical page).
+    re_path(r"^api/", views.api_not_found),
 ]
 
 handler400 = views.handler400

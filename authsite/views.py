@@ -8,6 +8,10 @@ from django.views import defaults
 from authsite.middleware import is_api, json_error
 
 
+def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+    return json_error("Not found.", "not_found", 404)
+
+
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_api(request):
         return json_error("Not found.", "not_found", 404)
