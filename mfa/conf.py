@@ -28,6 +28,9 @@ DEFAULTS: dict[str, Any] = {
     "RECOVERY_CODE_COUNT": 10,
     # Fernet keys (URL-safe base64, 32 bytes), newest first; None derives one from SECRET_KEY.
     "ENCRYPTION_KEYS": None,
+    # Access and refresh token lifetimes; None uses SIMPLE_JWT's (5 minutes and 7 days here).
+    "ACCESS_TOKEN_LIFETIME": None,
+    "REFRESH_TOKEN_LIFETIME": None,
     # The half-authenticated state (mfa_token, browser partial login) lives this long.
     "MFA_TOKEN_LIFETIME": timedelta(minutes=5),
     # Database sessions: absolute lifetime and idle timeout (NIST AAL2 profile: 24 h and 1 h).

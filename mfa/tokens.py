@@ -38,12 +38,16 @@ class _LiveLifetime:
 
 class AccessToken(Token):
     token_type = "access"
-    lifetime = _LiveLifetime(lambda: api_settings.ACCESS_TOKEN_LIFETIME)  # type: ignore[assignment]
+    lifetime = _LiveLifetime(  # type: ignore[assignment]
+        lambda: mfa_settings.ACCESS_TOKEN_LIFETIME or api_settings.ACCESS_TOKEN_LIFETIME
+    )
 
 
 class RefreshToken(Token):
     token_type = "refresh"
-    lifetime = _LiveLifetime(lambda: api_settings.REFRESH_TOKEN_LIFETIME)  # type: ignore[assignment]
+    lifetime = _LiveLifetime(  # type: ignore[assignment]
+        lambda: mfa_settings.REFRESH_TOKEN_LIFETIME or api_settings.REFRESH_TOKEN_LIFETIME
+    )
 
 
 class MFAToken(Token):
