@@ -189,7 +189,10 @@ def revoke_user_sessions(
         live = live.exclude(pk=keep_session_id)
     rows = live.update(revoked_at=now, revoke_reason=reason)
     if rows:
-        emit(signals.session_revoked, "sessions_revoked", user, client, count=rows, reason=reason)
+        emit(
+            signals.session_revoked, "sessions_revoked", user, client,
+            session_id=None, count=rows, reason=reason,
+        )
     return rows
 
 

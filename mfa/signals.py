@@ -25,5 +25,6 @@ login_failed = Signal()
 # A rotated refresh token was presented again: the session was revoked. Args: user, ip,
 # user_agent, session_id.
 refresh_reuse_detected = Signal()
-# A session ended. Args: user, ip, user_agent, session_id, reason.
+# Sessions ended. Args: user, ip, user_agent, session_id (None when several ended at once, then
+# also count), reason.
 session_revoked = Signal()

@@ -1,0 +1,72 @@
+"""System checks: no password-only token door around MFA (mfa.E001), the JWT signing key (mfa.W001)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+from django.core.checks import Error, Warning, run_checks
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
+from django.test import override_settings
+from django.urls import include, path
+from rest_framework_simplejwt.views import TokenObtainPairView
+
+
+def ids(messages) -> list[str]:
+    return [m.id for m in messages]
+
+
+def messages_with(id_: str):
+    return [m for m in run_checks() if m.id == id_]
+
+
+def test_site_urls_pass_the_bypass_check():
+    with override_settings(ROOT_URLCONF="authsite.urls"):
+        assert messages_with("mfa.E001") == []
+
+
+def test_simplejwt_token_obtain_view_in_urls_is_an_error():
+    with override_settings(ROOT_URLCONF="tests.mfa.urls_bypass"):
+        errors = messages_with("mfa.E001")
+    assert len(errors) == 1
+    assert isinstance(errors[0], Error)
+    assert "TokenObtainPairView" in errors[0].msg and "api/extra/token/" in errors[0].msg
+    assert errors[0].hint
+
+
+def test_subclass_of_the_token_obtain_view_is_an_error_too():
+    class FriendlyTokenView(TokenObtainPairView):
+        pass
+
+    module = types.ModuleType("tests.mfa._urls_bypass_subclass")
+    module.urlpatterns = [path("", include("authsite.urls")), path("t/", FriendlyTokenView.as_view())]
+    sys.modules[module.__name__] = module
+    try:
+        with override_settings(ROOT_URLCONF=module.__name__):
+            assert len(messages_with("mfa.E001")) == 1
+    finally:
+        del sys.modules[module.__name__]
+
+
+def test_signing_key_equal_to_secret_key_is_a_warning(settings):
+    assert messages_with("mfa.W001") == []
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": settings.SECRET_KEY}
+    warnings = messages_with("mfa.W001")
+    assert len(warnings) == 1 and isinstance(warnings[0], Warning)
+
+
+def test_short_signing_key_is_a_warning(settings):
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": "s" * 42}
+    assert ids(messages_with("mfa.W001")) == ["mfa.W001"]
+
+
+def test_missing_signing_key_falls_back_to_secret_key_and_warns(settings):
+    settings.SIMPLE_JWT = {k: v for k, v in settings.SIMPLE_JWT.items() if k != "SIGNING_KEY"}
+    assert ids(messages_with("mfa.W001")) == ["mfa.W001"]
+
+
+def test_manage_py_check_fails_on_the_bypass():
+    with override_settings(ROOT_URLCONF="tests.mfa.urls_bypass"), pytest.raises(SystemCheckError, match=r"mfa\.E001"):
+        call_command("check")

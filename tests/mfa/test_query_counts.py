@@ -1,0 +1,85 @@
+"""Database round trips per request: revocation is checked with the user load, in one query.
+
+CaptureQueriesContext counts SQL statements on SQLite and, on MongoDB, the operations
+django-mongodb-backend logs while ``queries_logged`` is on (it wraps the collections then); the test
+first checks that operations are captured at all.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.conftest import bearer, login, totp_now
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+# Measured: 4 on SQLite and on MongoDB (device+user, step CAS, session with the used mfa_token id, audit event).
+MFA_LOGIN_VERIFY_QUERIES = 4
+
+
+@pytest.fixture(autouse=True)
+def queries_are_captured(user):
+    with CaptureQueriesContext(connection) as ctx:
+        type(user).objects.filter(pk=user.pk).exists()
+    if len(ctx.captured_queries) != 1:
+        pytest.skip(f"{connection.vendor}: CaptureQueriesContext does not see database operations")
+
+
+def count(call) -> tuple[int, object, list[str]]:
+    with CaptureQueriesContext(connection) as ctx:
+        response = call()
+    return len(ctx.captured_queries), response, [q["sql"] for q in ctx.captured_queries]
+
+
+def test_me_costs_one_query(api, user, clock):
+    pair = login(api, user.email).json()
+    bearer(api, pair["access"])
+    n, r, sql = count(lambda: api.get("/api/auth/me"))
+    assert r.status_code == 200
+    assert n == 1, sql
+
+
+def test_me_of_a_user_with_mfa_costs_one_query(api, clock, user_with_mfa):
+    body = login(api, user_with_mfa.email).json()
+    pair = api.post(
+        "/api/auth/mfa/login/verify",
+        {"mfa_token": body["mfa_token"], "code": totp_now(user_with_mfa.secret, clock.now)},
+        format="json",
+    ).json()
+    bearer(api, pair["access"])
+    n, r, sql = count(lambda: api.get("/api/auth/me"))
+    assert r.status_code == 200 and r.json()["mfa_enabled"] is True
+    assert n == 1, sql
+
+
+def test_revoked_access_token_is_refused_in_one_query(api, user, clock):
+    pair = login(api, user.email).json()
+    bearer(api, pair["access"])
+    assert api.post("/api/auth/logout", {}, format="json").status_code == 204
+    n, r, sql = count(lambda: api.get("/api/auth/me"))
+    assert r.status_code == 401
+    assert n == 1, sql
+
+
+def test_refresh_costs_at_most_three_queries(api, user, clock):
+    pair = login(api, user.email).json()
+    n, r, sql = count(lambda: api.post("/api/auth/token/refresh", {"refresh": pair["refresh"]}, format="json"))
+    assert r.status_code == 200
+    print(f"token/refresh: {n} queries on {connection.vendor}")
+    assert n <= 3, sql
+
+
+def test_mfa_login_verify_query_count(api, clock, user_with_mfa):
+    body = login(api, user_with_mfa.email).json()
+    n, r, sql = count(
+        lambda: api.post(
+            "/api/auth/mfa/login/verify",
+            {"mfa_token": body["mfa_token"], "code": totp_now(user_with_mfa.secret, clock.now)},
+            format="json",
+        )
+    )
+    assert r.status_code == 200, r.content
+    print(f"mfa/login/verify: {n} queries on {connection.vendor}: " + "; ".join(s[:80] for s in sql))
+    assert n <= MFA_LOGIN_VERIFY_QUERIES, sql
