@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.views import defaults
+from django.views import csrf, defaults
+from django.views.decorators.csrf import csrf_exempt
 
 from authsite.middleware import is_api, json_error
 
 
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     return json_error("Not found.", "not_found", 404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: JSON on API paths, Django's page elsewhere."""
+    if is_api(request):
+        return json_error("CSRF verification failed.", "csrf_failed", 403)
+    return csrf.csrf_failure(request, reason=reason)
 
 
 def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

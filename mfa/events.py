@@ -11,6 +11,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.dispatch import Signal
+from django.utils import timezone
 
 from mfa.models import SecurityEvent
 
@@ -31,6 +32,7 @@ NO_CLIENT = Client()
 def emit(signal: Signal | None, event_type: str, user: Any, client: Client, **details: Any) -> None:
     """Store the audit record, log one line, then send ``signal`` (if any) with the details."""
     SecurityEvent.objects.create(
+        created_at=timezone.now(),
         type=event_type,
         user=user if user is not None and user.pk is not None else None,
         ip=client.ip,

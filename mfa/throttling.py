@@ -10,6 +10,7 @@ from typing import Any
 from rest_framework.throttling import SimpleRateThrottle
 
 from mfa.conf import mfa_settings
+from mfa.http import client_ip
 
 
 class _IPRateThrottle(SimpleRateThrottle):
@@ -17,7 +18,10 @@ class _IPRateThrottle(SimpleRateThrottle):
         return mfa_settings.IP_RATES.get(self.scope)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+        # The client address as mfa sees it (MFA["TRUSTED_PROXIES"]), not DRF's get_ident, which
+        # trusts any X-Forwarded-For unless the host sets REST_FRAMEWORK["NUM_PROXIES"].
+        ident = client_ip(request) or "unknown"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class RegisterRateThrottle(_IPRateThrottle):

@@ -1,0 +1,60 @@
+"""Helpers shared by the mfa tests: independent Debian tools, wrong codes, MFA logins over HTTP."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import PASSWORD, totp_now
+
+LOGIN_VERIFY = "/api/auth/mfa/login/verify"
+SETUP = "/api/auth/mfa/setup"
+VERIFY = "/api/auth/mfa/verify"
+DISABLE = "/api/auth/mfa/disable"
+RECOVERY_CODES = "/api/auth/mfa/recovery-codes"
+EVENTS = "/api/auth/mfa/events"
+ME = "/api/auth/me"
+
+
+def require_tool(name: str, package: str) -> str:
+    """The path of an independent command-line tool; skip without it, unless CI is set (then fail)."""
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian package {package}: apt-get install {package})"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}; CI is set, so the independent cross-check must run")
+    pytest.skip(message)
+
+
+def wrong_code(secret: str, when: datetime, *, spread: int = 4) -> str:
+    """Six digits that are not the code of any step within ``spread`` steps of ``when``."""
+    valid = {totp_now(secret, when, k) for k in range(-spread, spread + 1)}
+    for n in range(1000):
+        candidate = f"{(n * 104729 + 13) % 1000000:06d}"
+        if candidate not in valid:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def mfa_token(api: APIClient, email: str, **extra) -> str:
+    """Log in with the right password for a user with MFA on; return the mfa_token."""
+    r = api.post("/api/auth/login", {"email": email, "password": PASSWORD}, format="json", **extra)
+    assert r.status_code == 200, r.content
+    body = r.json()
+    assert body["requires_mfa"] is True, body
+    return body["mfa_token"]
+
+
+def verify_login(api: APIClient, token: str, code, **extra):
+    return api.post(LOGIN_VERIFY, {"mfa_token": token, "code": code}, format="json", **extra)
+
+
+def device_of(user):
+    from mfa.models import TOTPDevice
+
+    return TOTPDevice.objects.get(user=user)

@@ -1,0 +1,191 @@
+"""Security events: one signal per event, a stored SecurityEvent with client facts and no secrets,
+and GET mfa/events (SECURITY-CHECKS B ENR-07, I SEC-03)."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils.dateparse import parse_datetime
+from rest_framework.test import APIClient
+
+from mfa import signals
+from mfa.models import SecurityEvent
+from tests.conftest import PASSWORD, bearer, enable_mfa, totp_now
+from tests.mfa.helpers import DISABLE, EVENTS, RECOVERY_CODES, mfa_token, verify_login, wrong_code
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+AGENT = "EventsTest/1.0 (X11)"
+IP = "198.51.100.23"
+SIGNALS = [
+    "mfa_enabled", "mfa_disabled", "mfa_failed", "mfa_locked",
+    "recovery_code_used", "recovery_codes_regenerated",
+]
+
+
+@pytest.fixture
+def received():
+    """Receivers on the six MFA signals; yields {signal name: [kwargs, ...]}."""
+    calls: dict[str, list[dict]] = defaultdict(list)
+    receivers = {}
+    for name in SIGNALS:
+        def receiver(sender, _name=name, **kwargs):
+            kwargs.pop("signal", None)
+            calls[_name].append({"sender": sender, **kwargs})
+
+        receivers[name] = receiver
+        getattr(signals, name).connect(receiver, weak=False, dispatch_uid=f"test-{name}")
+    yield calls
+    for name in SIGNALS:
+        getattr(signals, name).disconnect(dispatch_uid=f"test-{name}")
+
+
+def client() -> APIClient:
+    c = APIClient()
+    c.defaults.update(REMOTE_ADDR=IP, HTTP_USER_AGENT=AGENT)
+    return c
+
+
+def run_every_event(user, clock):
+    """Enable, fail into a lockout, use a recovery code, regenerate, disable. Returns the secrets
+    and codes seen on the way."""
+    api = client()
+    mfa = enable_mfa(api, user, clock)
+    clock.advance(30)
+    for _ in range(5):
+        verify_login(api, mfa_token(api, mfa.email), wrong_code(mfa.secret, clock.now))
+    clock.advance(31)
+    r = verify_login(api, mfa_token(api, mfa.email), mfa.recovery_codes[0])
+    assert r.status_code == 200, r.content
+    bearer(api, mfa.access)
+    r = api.post(RECOVERY_CODES, {"code": totp_now(mfa.secret, clock.now)}, format="json")
+    assert r.status_code == 200, r.content
+    new_codes = r.json()["recovery_codes"]
+    clock.advance(30)
+    r = api.post(DISABLE, {"password": PASSWORD, "code": totp_now(mfa.secret, clock.now)}, format="json")
+    assert r.status_code == 200, r.content
+    return mfa, mfa.recovery_codes + new_codes
+
+
+def test_each_signal_fires_with_user_ip_and_agent(user, clock, received):
+    run_every_event(user, clock)
+    for name in SIGNALS:
+        assert received[name], f"{name} never fired"
+        for call in received[name]:
+            assert call["sender"] is get_user_model()
+            assert call["user"].pk == user.pk
+            assert call["ip"] == IP and call["user_agent"] == AGENT
+    assert len(received["mfa_enabled"]) == len(received["mfa_disabled"]) == 1
+    assert len(received["mfa_failed"]) == 5 and len(received["mfa_locked"]) == 1
+    assert [c["failure_count"] for c in received["mfa_failed"]] == [1, 2, 3, 4, 5]
+    assert received["mfa_locked"][0]["retry_after"] == 30
+    assert received["recovery_code_used"][0]["remaining"] == 9
+    assert received["mfa_disabled"][0]["by_admin"] is False
+
+
+def test_signals_carry_no_secret_or_code(user, clock, received):
+    mfa, codes = run_every_event(user, clock)
+    dumped = repr({name: [{k: v for k, v in c.items() if k not in ("sender", "user")} for c in calls]
+                   for name, calls in received.items()})
+    assert mfa.secret not in dumped
+    for code in codes:
+        assert code not in dumped and code.replace("-", "") not in dumped
+
+
+def test_every_event_is_stored_with_client_facts_and_no_secrets(user, clock):
+    mfa, codes = run_every_event(user, clock)
+    rows = list(SecurityEvent.objects.filter(user=user))
+    types = {row.type for row in rows}
+    assert set(SIGNALS) <= types, types
+    for row in rows:
+        if row.type in SIGNALS:
+            assert row.ip == IP and row.user_agent == AGENT
+            assert row.created_at is not None
+    dumped = json.dumps([row.details for row in rows]) + " ".join(row.type for row in rows)
+    assert mfa.secret not in dumped and mfa.secret.lower() not in dumped
+    for code in codes:
+        assert code not in dumped and code.replace("-", "") not in dumped
+    for token in (mfa.access, mfa.refresh):
+        assert token not in dumped
+
+
+def test_wrong_code_event_names_no_code(user, clock):
+    api = client()
+    mfa = enable_mfa(api, user, clock)
+    clock.advance(30)
+    bad = wrong_code(mfa.secret, clock.now)
+    verify_login(api, mfa_token(api, mfa.email), bad)
+    row = SecurityEvent.objects.get(user=user, type="mfa_failed")
+    assert bad not in json.dumps(row.details)
+    assert row.details.get("method") == "totp"
+
+
+# --- GET mfa/events --------------------------------------------------------------------------------
+
+
+def test_events_list_is_own_newest_first_and_paginated(user, make_user, clock):
+    api = client()
+    mfa = enable_mfa(api, user, clock)
+    # 25 older events at known, distinct times: e0 newest ... e24 oldest
+    oldest_real = SecurityEvent.objects.filter(user=user).order_by("created_at").first().created_at
+    for i in range(25):
+        SecurityEvent.objects.create(
+            user=user, type=f"e{i}", created_at=oldest_real - timedelta(minutes=i + 1), details={"n": i}
+        )
+    bob = enable_mfa(APIClient(), make_user("bob@example.com"), clock)
+    bob_ids = {str(pk) for pk in SecurityEvent.objects.filter(user=bob.user).values_list("pk", flat=True)}
+    assert bob_ids
+
+    bearer(api, mfa.access)
+    r = api.get(EVENTS)
+    assert r.status_code == 200
+    assert "no-store" in r["Cache-Control"]
+    page = r.json()
+    assert set(page) == {"count", "next", "previous", "results"}
+    total = SecurityEvent.objects.filter(user=user).count()
+    assert page["count"] == total >= 27
+    assert page["previous"] is None and page["next"]
+    assert len(page["results"]) == 20
+    seen, url = [], EVENTS
+    while url:
+        body = api.get(url).json()
+        assert body["count"] == total
+        seen.extend(body["results"])
+        url = body["next"]
+    assert len(seen) == total and len({e["id"] for e in seen}) == total
+    assert not {e["id"] for e in seen} & bob_ids
+    times = [parse_datetime(e["created_at"]) for e in seen]
+    assert times == sorted(times, reverse=True)
+    assert [e["type"] for e in seen[-25:]] == [f"e{i}" for i in range(25)]
+    assert "mfa_enabled" in {e["type"] for e in seen[:-25]}
+    for event in seen:
+        assert set(event) == {"id", "type", "created_at", "ip", "user_agent", "details"}
+        assert mfa.secret not in json.dumps(event)
+    r = api.get(EVENTS + "?page_size=5")
+    assert len(r.json()["results"]) == 5
+
+
+def test_mfa_token_cannot_read_events(api, user_with_mfa):
+    bearer(api, mfa_token(APIClient(), user_with_mfa.email))
+    assert api.get(EVENTS).status_code == 401
+
+
+def test_events_need_an_access_token(api, user):
+    assert api.get(EVENTS).status_code == 401
+
+
+def test_events_of_another_user_never_appear(user, make_user, clock):
+    alice_api = client()
+    enable_mfa(alice_api, user, clock)
+    bob = make_user("bob@example.com")
+    bob_api = APIClient()
+    r = bob_api.post("/api/auth/login", {"email": bob.email, "password": PASSWORD}, format="json")
+    bearer(bob_api, r.json()["access"])
+    events = bob_api.get(EVENTS).json()
+    assert events["count"] == SecurityEvent.objects.filter(user=bob).count()
+    assert all(e["type"] != "mfa_enabled" for e in events["results"])
+    assert all(e["ip"] != IP for e in events["results"])

@@ -1,0 +1,174 @@
+"""Second-factor races with real threads (SECURITY-CHECKS J RACE-01, RACE-03, and the lost-update half
+of RACE-04): one code, one winner; one recovery code, one use; concurrent failures all counted.
+
+Each thread waits on a barrier, then posts with its own Django test Client (or calls mfa.flows), and
+closes its database connection when done. Skipped on SQLite: its in-memory test database is one
+connection shared by all threads ("database table is locked"), so it cannot show a race either way.
+MongoDB has no row locks or transactions here: these pass only through conditional writes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from mfa import flows
+from mfa.events import Client as ClientFacts
+from mfa.exceptions import MFAError
+from mfa.models import AuthSession, RecoveryCode
+from tests.conftest import PASSWORD, totp_now
+from tests.mfa.helpers import LOGIN_VERIFY, device_of, wrong_code
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor == "sqlite",
+        reason="in-memory SQLite shares one locked connection between threads; races run on MongoDB",
+    ),
+]
+
+THREADS = 8
+FACTS = ClientFacts(ip="192.0.2.1", user_agent="race")
+
+
+def in_threads(jobs: list[Callable[[], object]]) -> list[object]:
+    """Run each job in its own thread, released together by a barrier. Returns each job's result,
+    or the exception it raised (an mfa error is a result; anything else fails the test)."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = jobs[i]()
+        except BaseException as exc:  # noqa: BLE001 - examined by the main thread
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, MFAError)]
+    assert not unexpected, unexpected
+    return results
+
+
+def new_mfa_token(email: str) -> str:
+    r = Client().post("/api/auth/login", {"email": email, "password": PASSWORD}, content_type="application/json")
+    assert r.status_code == 200 and r.json()["requires_mfa"] is True, r.content
+    return r.json()["mfa_token"]
+
+
+def post_verify(token: str, code: str) -> Callable[[], int]:
+    def job() -> int:
+        r = Client().post(LOGIN_VERIFY, {"mfa_token": token, "code": code}, content_type="application/json")
+        assert r.status_code in (200, 401, 429), r.content
+        return r.status_code
+
+    return job
+
+
+def flow_verify(token: str, code: str, clock) -> Callable[[], object]:
+    def job() -> object:
+        return flows.complete_mfa_login(token, code, now=clock.now, client=FACTS)
+
+    return job
+
+
+def sessions_of(user) -> int:
+    return AuthSession.objects.filter(user=user).count()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_totp_code_with_one_mfa_token_succeeds_once(user_with_mfa, clock, round_):
+    clock.advance(30 * round_)
+    token = new_mfa_token(user_with_mfa.email)
+    code = totp_now(user_with_mfa.secret, clock.now)
+    before = sessions_of(user_with_mfa.user)
+    statuses = in_threads([post_verify(token, code) for _ in range(THREADS)])
+    assert sorted(statuses).count(200) == 1, statuses
+    assert sessions_of(user_with_mfa.user) == before + 1
+    assert AuthSession.objects.exclude(mfa_jti=None).count() == 1  # the token's id, recorded once
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_totp_code_with_many_mfa_tokens_of_one_user_succeeds_once(user_with_mfa, clock, round_):
+    clock.advance(30 * round_)
+    tokens = [new_mfa_token(user_with_mfa.email) for _ in range(THREADS)]
+    code = totp_now(user_with_mfa.secret, clock.now)
+    before = sessions_of(user_with_mfa.user)
+    statuses = in_threads([post_verify(token, code) for token in tokens])
+    assert statuses.count(200) == 1, statuses
+    assert sessions_of(user_with_mfa.user) == before + 1
+    # the step was written once: the winner's
+    assert device_of(user_with_mfa.user).last_step == int(clock.now.timestamp()) // 30
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_totp_code_through_the_flow_succeeds_once(user_with_mfa, clock, round_):
+    clock.advance(30 * round_)
+    tokens = [new_mfa_token(user_with_mfa.email) for _ in range(THREADS)]
+    code = totp_now(user_with_mfa.secret, clock.now)
+    results = in_threads([flow_verify(token, code, clock) for token in tokens])
+    winners = [r for r in results if not isinstance(r, BaseException)]
+    assert len(winners) == 1, results
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_one_recovery_code_succeeds_once(user_with_mfa, clock, round_):
+    code = user_with_mfa.recovery_codes[round_]
+    left = device_of(user_with_mfa.user).recovery_codes_left
+    tokens = [new_mfa_token(user_with_mfa.email) for _ in range(THREADS)]
+    statuses = in_threads([post_verify(token, code.lower()) for token in tokens])
+    assert statuses.count(200) == 1, statuses
+    assert device_of(user_with_mfa.user).recovery_codes_left == left - 1
+    assert RecoveryCode.objects.filter(user=user_with_mfa.user, used_at=None).count() == left - 1
+    # the other codes are untouched
+    other = user_with_mfa.recovery_codes[round_ + 5]
+    clock.advance(3600)  # past any lockout the losers caused
+    r = Client().post(LOGIN_VERIFY, {"mfa_token": new_mfa_token(user_with_mfa.email), "code": other},
+                      content_type="application/json")
+    assert r.status_code == 200, r.content
+
+
+def test_one_recovery_code_with_one_mfa_token_succeeds_once(user_with_mfa, clock):
+    token = new_mfa_token(user_with_mfa.email)
+    code = user_with_mfa.recovery_codes[0]
+    results = in_threads([flow_verify(token, code, clock) for _ in range(THREADS)])
+    assert len([r for r in results if not isinstance(r, BaseException)]) == 1, results
+    assert device_of(user_with_mfa.user).recovery_codes_left == 9
+
+
+@pytest.fixture
+def no_lockout(settings):
+    # With the lockout on, threads that start after the 5th failure are refused before counting.
+    settings.MFA = {**settings.MFA, "LOCKOUT_THRESHOLD": 1000}
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_concurrent_wrong_codes_are_all_counted(user_with_mfa, clock, no_lockout, round_):
+    bad = wrong_code(user_with_mfa.secret, clock.now)
+    tokens = [new_mfa_token(user_with_mfa.email) for _ in range(20)]
+    results = in_threads([flow_verify(token, bad, clock) for token in tokens])
+    assert all(getattr(r, "code", None) == "invalid_code" for r in results), results
+    # an atomic F() increment per failure: none is lost
+    assert device_of(user_with_mfa.user).failure_count == 20
+
+
+def test_concurrent_wrong_codes_over_http_lock_and_never_succeed(user_with_mfa, clock):
+    # With the real threshold: every attempt fails, at least 5 are counted, and the user is locked.
+    tokens = [new_mfa_token(user_with_mfa.email) for _ in range(20)]
+    bad = wrong_code(user_with_mfa.secret, clock.now)
+    statuses = in_threads([post_verify(token, bad) for token in tokens])
+    assert set(statuses) <= {401, 429} and statuses.count(401) >= 5, statuses
+    device = device_of(user_with_mfa.user)
+    assert device.failure_count == statuses.count(401)
+    assert device.locked_until is not None
