@@ -30,7 +30,7 @@ from mfa.exceptions import (
     MFANotEnabled,
     NoPendingSetup,
 )
-from mfa.models import AuthSession, TOTPDevice
+from mfa.models import AuthSession, RecoveryCode, TOTPDevice
 from mfa.sessions import TokenPair
 
 METHODS = ["totp", "recovery_code"]
@@ -247,11 +247,8 @@ def remove_mfa(
 ) -> None:
     """Delete the user's device and recovery codes and end their other sessions (or all of
     them, for an admin reset). Used by ``disable`` and by the admin's "Reset MFA"."""
-    with_device = TOTPDevice.objects.filter(user=user)
-    from mfa.models import RecoveryCode
-
     RecoveryCode.objects.filter(user=user).delete()
-    with_device.delete()
+    TOTPDevice.objects.filter(user=user).delete()
     sessions.revoke_user_sessions(
         user, now=now, client=client, reason="mfa_reset" if by_admin else "mfa_disabled",
         keep_session_id=keep_session_id,
