@@ -27,6 +27,11 @@ only inside this process:
 2. ``python -m secantus`` never passes the TTL sweep interval to the server,
    so expired documents linger up to 60 s; we construct ``SecantusDBServer``
    ourselves with ``ttl_sweep_seconds`` (default 1).
+3. A nested ``$addFields`` / ``$set`` (``{"ct": {"app_label": "$x"}}``)
+   replaces the embedded document instead of adding to it, so
+   ``select_related()`` plus ordering by the same relation loses the related
+   row (``Permission`` in the admin's user change form: 500);
+   :func:`patch_nested_add_fields` rewrites it to dotted paths, as for 1.
 
 Also, ``SecantusDBServer.stop()`` closes its listening socket without waking
 the thread blocked in ``accept()`` and then waits out a 2 s join timeout on
@@ -137,6 +142,32 @@ def patch_nested_project() -> None:
     aggregate._project_one = _project_one
 
 
+def patch_nested_add_fields() -> None:
+    """Workaround for SecantusDB 0.7.0b3 defect 3 (nested ``$addFields`` replaces).
+
+    mongod adds ``{"a": {"x": expr}}`` to the existing embedded ``a`` like
+    ``{"a.x": expr}``; django-mongodb-backend relies on it when it sorts by a
+    joined field. Wraps the private ``secantus.aggregate._add_fields_one``,
+    looked up as a module global per call. Idempotent.
+    """
+    from secantus import aggregate
+
+    original: Callable[..., dict[str, Any]] = aggregate._add_fields_one
+    if getattr(original, "_devdb_patched", False):
+        return
+
+    @functools.wraps(original)
+    def _add_fields_one(
+        doc: dict[str, Any], spec: Mapping[str, Any], vars: dict[str, Any]
+    ) -> dict[str, Any]:
+        if any(isinstance(v, Mapping) for v in spec.values()):
+            spec = _flatten_projection(spec)
+        return original(doc, spec, vars)
+
+    _add_fields_one._devdb_patched = True  # type: ignore[attr-defined]
+    aggregate._add_fields_one = _add_fields_one
+
+
 def _stop_server(server: Any) -> None:
     """Stop the server promptly and close its storage (checkpointing ``--data``).
 
@@ -175,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     from secantus import SecantusDBServer, __version__
 
     patch_nested_project()
+    patch_nested_add_fields()
+    # Plan the site's queries as mongod does (indexes under $and, $match before $lookup).
+    from authsite import devdb_planner
+
+    devdb_planner.patch_conjunction_index_use()
+    devdb_planner.patch_match_pushdown()
+    devdb_planner.patch_lookup_subpipeline_match()
 
     if args.memory:
         storage_path = ":memory:"

@@ -1,0 +1,79 @@
+"""Fixtures for real-browser tests: Debian's headless Chromium driven by Playwright (Python).
+
+Playwright's own browser download cannot run here, so the tests launch ``/usr/bin/chromium``
+(``apt-get install chromium``). The site is served by pytest-django's ``live_server``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from importlib.util import find_spec
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+# The network is closed: without the background-networking flags Chromium floods refused
+# connections (component updates, sync, QUIC probes).
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--headless", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 10_000
+
+
+def browser_unavailable() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if find_spec("playwright") is None:
+        return "the Python package playwright is not installed (pip install -r requirements-dev.txt)"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    if shutil.which("zbarimg") is None:
+        return "zbarimg is missing (apt-get install zbar-tools)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Any]:
+    """One headless Chromium per test module (closed with it, so Playwright's event loop never
+    outlives the browser tests)."""
+    reason = browser_unavailable()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop running on this thread (in a greenlet) while
+    # it is open; the tests' own database calls stay synchronous, so Django's guard against
+    # database calls from async code is lifted for this module only.
+    with pytest.MonkeyPatch.context() as mp, sync_playwright() as playwright:
+        mp.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def _open_page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    context = chromium.new_context(base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies) and page whose relative URLs go to the live server."""
+    yield from _open_page(chromium, live_server)
+
+
+@pytest.fixture
+def second_page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """Another browser with its own cookies (a second person on the same site)."""
+    yield from _open_page(chromium, live_server)
