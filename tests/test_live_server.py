@@ -11,7 +11,7 @@ pytestmark = pytest.mark.slow
 
 
 def _post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST")  # noqa: S310 - loopback only
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
