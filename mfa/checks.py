@@ -68,3 +68,30 @@ def check_signing_key(app_configs: Any = None, **kwargs: Any) -> list:
             )
         ]
     return []
+
+
+MIDDLEWARE_PATH = "mfa.middleware.PartialLoginMiddleware"
+
+
+@register(Tags.urls)
+def check_middleware_has_pages(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.E002: PartialLoginMiddleware sends a half-signed-in browser to the challenge page of
+    mfa.pages_urls; without those URLs the first MFA user to sign in would get a server error."""
+    if MIDDLEWARE_PATH not in getattr(settings, "MIDDLEWARE", []):
+        return []
+    from django.urls import NoReverseMatch, reverse
+
+    try:
+        reverse("mfa_pages:challenge")
+    except NoReverseMatch:
+        return [
+            Error(
+                f"{MIDDLEWARE_PATH} is in MIDDLEWARE but mfa's pages are not in the URLconf.",
+                hint='Add path("account/", include("mfa.pages_urls")) to your URLs, or remove the '
+                "middleware.",
+                id="mfa.E002",
+            )
+        ]
+    except Exception:  # noqa: BLE001 - a broken URLconf is reported by Django's own checks
+        return []
+    return []

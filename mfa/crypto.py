@@ -18,6 +18,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from mfa.conf import mfa_settings
 
@@ -41,6 +42,10 @@ def _fernet_key(key: str) -> bytes:
 @lru_cache(maxsize=1)
 def _fernet() -> MultiFernet:
     keys = mfa_settings.ENCRYPTION_KEYS or [settings.SECRET_KEY]
+    if isinstance(keys, (str, bytes)):
+        # A bare string would be read one character per key, and secrets encrypted with a key
+        # stretched from its first character alone.
+        raise ImproperlyConfigured('MFA["ENCRYPTION_KEYS"] must be a list of keys, newest first: [key].')
     return MultiFernet([Fernet(_fernet_key(k)) for k in keys])
 
 

@@ -20,7 +20,8 @@ recovery_code_used = Signal()
 recovery_codes_regenerated = Signal()
 # A login completed and a session started. Args: user, ip, user_agent, session_id, amr.
 login_succeeded = Signal()
-# A password login failed (known user only). Args: user, ip, user_agent.
+# A password login failed. Args: user (always None: an unknown email and a wrong password are
+# not told apart), ip, user_agent.
 login_failed = Signal()
 # A rotated refresh token was presented again: the session was revoked. Args: user, ip,
 # user_agent, session_id.
