@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_BASE_SECONDS": 30,
     "LOCKOUT_MAX_SECONDS": 3600,
+    # Consecutive wrong passwords for one username before the same backoff applies to logins
+    # (None or 0 turns the per-account password limit off; the per-IP throttles stay).
+    "PASSWORD_LOCKOUT_THRESHOLD": 10,
     # Number of recovery codes issued at once.
     "RECOVERY_CODE_COUNT": 10,
     # Fernet keys (URL-safe base64, 32 bytes), newest first; None derives one from SECRET_KEY.

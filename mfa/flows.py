@@ -17,7 +17,7 @@ from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 
-from mfa import crypto, lockout, recovery, sessions, signals, tokens, totp
+from mfa import crypto, lockout, password_lockout, recovery, sessions, signals, tokens, totp
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import Client, emit
@@ -55,17 +55,21 @@ def has_mfa(user: Any) -> bool:
 # --- Login ------------------------------------------------------------------------------------------
 
 
-def check_password_login(username: str, password: str, *, client: Client) -> Any:
+def check_password_login(username: str, password: str, *, now: datetime, client: Client) -> Any:
     """The user whose USERNAME_FIELD and password match, or InvalidCredentials.
 
     Django's ModelBackend hashes the password for unknown users too, so both failures take about
-    the same time; inactive users fail the same way.
+    the same time; inactive users fail the same way. Repeated failures for one username back off
+    (mfa.password_lockout): LockedOut, right password or not.
     """
+    password_lockout.ensure_allowed(username, now=now)
     field = get_user_model().USERNAME_FIELD
     user = authenticate(None, **{field: username, "password": password})
     if user is None:
-        emit(signals.login_failed, "login_failed", None, client)
+        failures = password_lockout.record_failure(username, now=now)
+        emit(signals.login_failed, "login_failed", None, client, consecutive_failures=failures)
         raise InvalidCredentials()
+    password_lockout.clear(username)
     return user
 
 
@@ -73,7 +77,7 @@ def password_login(
     username: str, password: str, *, now: datetime, client: Client
 ) -> TokenPair | MFAChallenge:
     """Step one of a login: a session (MFA off) or an mfa_token to exchange with a code."""
-    user = check_password_login(username, password, client=client)
+    user = check_password_login(username, password, now=now, client=client)
     if has_mfa(user):
         return MFAChallenge(tokens.make_mfa_token(user), list(METHODS))
     return sessions.start_session(user, amr=["pwd"], now=now, client=client)
@@ -118,12 +122,12 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
     if isinstance(user_id, (str, int)):
         # One query: the device, its user, and whether this mfa_token already completed a login
         # (checked before any code, so a used token cannot spend a recovery code or a time step).
-        device = (
+        # [:1], not first(): a user has one device, so no ORDER BY to build.
+        device = next(iter(
             TOTPDevice.objects.select_related("user")
             .annotate(token_used=Exists(AuthSession.objects.filter(mfa_jti=jti)))
-            .filter(user_id=user_id, confirmed=True)
-            .first()
-        )
+            .filter(user_id=user_id, confirmed=True)[:1]
+        ), None)
     if (
         device is None
         or device.token_used

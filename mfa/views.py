@@ -22,7 +22,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mfa import flows, sessions, totp
+from mfa import flows, password_lockout, sessions, totp
 from mfa.exceptions import LockedOut, MFAError
 from mfa.forms import CodeForm, DisableForm, EnrolForm
 from mfa.http import client_of
@@ -51,6 +51,30 @@ class LoginView(auth_views.LoginView):
 
     def get_default_redirect_url(self) -> str:
         return _home()
+
+    def _username(self) -> str:
+        value = self.request.POST.get("username", "")
+        return value if isinstance(value, str) else ""
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:  # the same per-account backoff as the API's login (mfa.password_lockout)
+            password_lockout.ensure_allowed(self._username(), now=timezone.now())
+        except LockedOut as exc:
+            form = self.get_form()
+            form.add_error(None, f"Too many failed sign-ins. Try again in {exc.retry_after} seconds.")
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        if self.request.method == "POST" and self._username():
+            password_lockout.record_failure(self._username(), now=timezone.now())
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        password_lockout.clear(self._username())
+        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):

@@ -176,3 +176,13 @@ def user_with_mfa(api, user, clock) -> MFAUser:
     mfa_user = enable_mfa(api, user, clock)
     clock.advance(30)  # the enrolment code's step is used; move to a fresh one
     return mfa_user
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    """Throttle and password-backoff state lives in the cache: no test sees another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
