@@ -7,8 +7,14 @@ GUNICORN_WORKER_CLASS) or on the command line. See BENCHMARKS.md for the measure
 import multiprocessing
 import os
 
-# gthread workers keep client connections alive (sync workers close them after every response)
-# and overlap database waits across threads, while the process count matches the cores.
+# Measured with `python -m bench workers` (BENCHMARKS.md, "gunicorn workers"): on the floor and
+# GET me, every choice cost the same server CPU per request (within about 10 %: sync, gthread with
+# 1-8 threads, 2-4 workers on 2 cores), and throughput differences stayed inside the machine's noise.
+# So the choice rests on what the loopback benchmark cannot show: gthread keeps client
+# connections alive (sync closes each after one response: a new TCP, or TLS, handshake per
+# request) and its threads use the time a request waits on a remote database (0.3-1 ms per round
+# trip, up to 4 per request) or on Argon2 (which releases the GIL). One process per core; more
+# processes or more than 4 threads bought nothing but memory.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count()))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.serializers import RegisterSerializer
-from mfa.openapi import ErrorSerializer
+from mfa.openapi import BAD_REQUEST_SCHEMA, ErrorSerializer
 from mfa.throttling import RegisterRateThrottle
 
 
@@ -33,7 +33,9 @@ class RegisterView(APIView):
         request=RegisterSerializer,
         responses={
             201: RegisteredSerializer,
-            400: OpenApiResponse(description="Field errors: bad email, weak password, email taken"),
+            400: OpenApiResponse(
+                BAD_REQUEST_SCHEMA, description="Field errors: bad email, weak password, email taken"
+            ),
             415: ErrorSerializer,
             429: ErrorSerializer,
         },

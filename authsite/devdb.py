@@ -32,6 +32,10 @@ only inside this process:
    ``select_related()`` plus ordering by the same relation loses the related
    row (``Permission`` in the admin's user change form: 500);
    :func:`patch_nested_add_fields` rewrites it to dotted paths, as for 1.
+4. Not a wrong result but a slow one: ``$and`` filters, ``$match`` after
+   ``select_related()``'s ``$lookup`` stages and ``Exists()`` sub-pipelines
+   were planned as collection scans (mongod uses indexes for all three);
+   :mod:`authsite.devdb_planner` plans them as mongod does.
 
 Also, ``SecantusDBServer.stop()`` closes its listening socket without waking
 the thread blocked in ``accept()`` and then waits out a 2 s join timeout on

@@ -69,10 +69,12 @@ def env_rate(name: str, default: str) -> str | None:
 
 
 MONGO_DEFAULT_OPTIONS = {
-    # Fail fast when the server is missing instead of pymongo's 30 s default.
-    "serverSelectionTimeoutMS": "3000",
-    "connectTimeoutMS": "3000",
-    "socketTimeoutMS": "10000",
+    # Fail fast when the server is missing instead of pymongo's 30 s default: an API request then
+    # answers 503 within about 2 s (authsite.middleware; tests/robustness/test_db_faults.py).
+    "serverSelectionTimeoutMS": "2000",
+    "connectTimeoutMS": "2000",
+    # Every query of the site is a small indexed read or write: 5 s means a hung server.
+    "socketTimeoutMS": "5000",
 }
 
 

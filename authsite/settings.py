@@ -52,6 +52,9 @@ DEFAULT_DATABASE_URL = (
 DATABASE_URL = env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
 DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=str(BASE_DIR))}
 IS_MONGODB = DATABASES["default"]["ENGINE"] == "django_mongodb_backend"
+# SQL connections stay open between requests (one per worker thread): opening one cost more CPU
+# than the query it served (BENCHMARKS.md). MongoDB's client is a pool per process anyway.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env_int("CONN_MAX_AGE", 60, minimum=0))
 
 if IS_MONGODB:
     # Contrib apps get ObjectId primary keys through AppConfig subclasses and migrations
@@ -100,6 +103,16 @@ MIDDLEWARE = [
     "mfa.middleware.PartialLoginMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Benchmark builds only (bench/, BENCHMARKS.md): /api/bench/ping and /api/bench/row/<pk>, and the
+# X-DB-Roundtrips response header counting SQL statements and MongoDB commands per request.
+BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
+if BENCH_ENDPOINTS:
+    MIDDLEWARE.insert(0, "authsite.roundtrips.RoundtripCounterMiddleware")
+    if IS_MONGODB:
+        from authsite.roundtrips import mongo_client_options
+
+        DATABASES["default"].setdefault("OPTIONS", {}).update(mongo_client_options())
 
 ROOT_URLCONF = "authsite.urls"
 LOGIN_URL = "mfa_pages:login"
@@ -170,10 +183,14 @@ if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if SECURE_SSL_REDIRECT else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+# The "preload" token only consents to the browsers' HSTS preload list (submitting the domain is a
+# separate, manual step); on by default with a year of HSTS, as `check --deploy` expects (W021).
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", SECURE_HSTS_SECONDS >= 31536000)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+CSRF_FAILURE_VIEW = "authsite.views.csrf_failure"
 
 # --- Email (notifications of security events) -----------------------------------------------------
 EMAIL_BACKEND = env_str(
@@ -259,7 +276,19 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # Database statement/command logs carry stored values (password hashes, encrypted TOTP secrets,
+    # recovery code hashes): dropped even at DEBUG unless LOG_DB_QUERIES=1 (authsite.logfilters).
+    "filters": {
+        "no_db_queries": {
+            "()": "authsite.logfilters.DatabaseQueryLogFilter",
+            "enabled": env_bool("LOG_DB_QUERIES", False),
+        },
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"filters": ["no_db_queries"]},
+        "pymongo.command": {"filters": ["no_db_queries"]},
+    },
 }

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
@@ -5,6 +6,16 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.views import RegisterView
 from authsite import views
+
+# Benchmark builds only (BENCH_ENDPOINTS=1, see authsite.bench_views and bench/).
+bench_urls = []
+if getattr(settings, "BENCH_ENDPOINTS", False):
+    from authsite import bench_views
+
+    bench_urls = [
+        path("api/bench/ping", bench_views.ping),
+        path("api/bench/row/<str:pk>", bench_views.RowView.as_view()),
+    ]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="mfa_pages:home", permanent=False)),
@@ -14,6 +25,7 @@ urlpatterns = [
     path("api/auth/", include("mfa.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    *bench_urls,
     # Anything else under /api/ is a JSON 404, also with DEBUG on (no HTML technical page).
     re_path(r"^api/", views.api_not_found),
 ]

@@ -140,6 +140,8 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         # The unique mfa_jti settles concurrent uses of one mfa_token: one session, at most.
         return sessions.start_session(device.user, amr=amr, now=now, client=client, mfa_jti=jti)
     except IntegrityError:
+        if "rcode" in amr:  # the other request won: this recovery code was not needed after all
+            recovery.release(device.user, device, code)
         raise InvalidMFAToken() from None
 
 

@@ -23,6 +23,28 @@ class ValidationErrorSerializer(serializers.Serializer):
     non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
 
 
+# A 400 is either ``{"detail", "code"}`` (malformed JSON, a wrong code or password on an endpoint
+# that holds an access token, no_pending_setup, ...) or DRF's field errors ``{"<field>": [msg]}``.
+# The two shapes are disjoint (``detail`` is a string in one, every value an array in the other),
+# so exactly one branch of the oneOf matches. Raw schemas: drf-spectacular has no serializer form
+# for "every property is a list of strings".
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["detail", "code"],
+    "properties": {
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable error code, e.g. invalid_code, mfa_locked"},
+    },
+}
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": 'Field errors: {"<field>": ["message", ...]} (or non_field_errors)',
+    "minProperties": 1,
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+}
+BAD_REQUEST_SCHEMA = {"oneOf": [ERROR_SCHEMA, FIELD_ERRORS_SCHEMA]}
+
+
 class TokenPairSerializer(serializers.Serializer):
     access = serializers.CharField()
     refresh = serializers.CharField()
@@ -98,7 +120,7 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
     def err(description: str) -> Any:
         return OpenApiResponse(ErrorSerializer, description=description)
 
-    bad = OpenApiResponse(ValidationErrorSerializer, description="Malformed input (field errors)")
+    bad = OpenApiResponse(BAD_REQUEST_SCHEMA, description="Malformed input (field errors or malformed JSON)")
     unsupported = err("Content-Type is not application/json")
     unauthenticated = err("Missing, invalid, expired or revoked access token")
     locked = err("Locked after repeated wrong codes (per user) or throttled (per IP); see Retry-After")
@@ -130,14 +152,15 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
         ),
     )(auth_viewset)
 
-    code_errors = {400: err("Wrong code or password (invalid_code, invalid_password) or malformed input"),
+    code_errors = {400: OpenApiResponse(BAD_REQUEST_SCHEMA, description="Wrong code or password "
+                                        "(invalid_code, invalid_password) or malformed input (field errors)"),
                    401: unauthenticated, 403: enrol, 415: unsupported, 429: locked}
     extend_schema_view(
         setup=extend_schema(
             summary="Start TOTP enrolment", request=s.EmptySerializer,
             parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["svg", "png"], required=False)],
-            responses={200: SetupResponseSerializer, 401: unauthenticated, 409: err("MFA already enabled"),
-                       415: unsupported},
+            responses={200: SetupResponseSerializer, 400: bad, 401: unauthenticated,
+                       409: err("MFA already enabled"), 415: unsupported, 429: throttled},
         ),
         verify=extend_schema(
             summary="Confirm enrolment with a first code", request=SetupVerifyDocSerializer,
@@ -158,7 +181,9 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
             responses={200: RecoveryCodesSerializer, **code_errors},
         ),
         events=extend_schema(summary="The user's security events, newest first",
-                             responses={200: s.SecurityEventSerializer(many=True), 401: unauthenticated}),
+                             responses={200: s.SecurityEventSerializer(many=True), 400: bad,
+                                        401: unauthenticated, 403: enrol,
+                                        404: err("No such page (page out of range)")}),
     )(mfa_viewset)
 
     extend_schema_view(
@@ -166,7 +191,7 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
                            responses={200: s.SessionSerializer(many=True), 401: unauthenticated, 403: enrol}),
         destroy=extend_schema(
             summary="End one of the user's sessions",
-            responses={204: None, 401: unauthenticated, 404: err("Not one of your sessions")},
+            responses={204: None, 401: unauthenticated, 403: enrol, 404: err("Not one of your sessions")},
         ),
     )(session_viewset)
 

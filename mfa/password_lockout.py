@@ -18,6 +18,9 @@ from mfa import crypto
 from mfa.conf import mfa_settings
 from mfa.exceptions import LockedOut
 
+# A streak is forgotten a day after it started.
+STREAK_SECONDS = 86400
+
 
 def _key(username: str) -> str:
     return "mfa:pwfail:" + crypto.lookup_tag(username.strip().lower(), purpose="pwfail")[:40]
@@ -33,23 +36,30 @@ def _wait(count: int) -> int:
 
 def ensure_allowed(username: str, *, now: datetime) -> None:
     """Raise LockedOut while ``username`` is backing off after wrong passwords."""
-    state = cache.get(_key(username))
-    if state and state.get("until", 0) > now.timestamp():
-        raise LockedOut(state["until"] - now.timestamp(), "Too many failed logins. Try again later.")
+    until = cache.get(_key(username) + ":until")
+    if until and until > now.timestamp():
+        raise LockedOut(until - now.timestamp(), "Too many failed logins. Try again later.")
 
 
 def record_failure(username: str, *, now: datetime) -> int:
-    """Count a wrong password for ``username``; returns the consecutive count."""
+    """Count a wrong password for ``username``; returns the consecutive count.
+
+    The count is a cache ``incr`` (atomic in Redis and in the local-memory cache), so concurrent
+    failures are not lost there; the file cache's increment is a read then a write.
+    """
     key = _key(username)
-    state = cache.get(key) or {"count": 0, "until": 0}
-    state["count"] += 1
-    wait = _wait(state["count"])
+    cache.add(key + ":count", 0, timeout=STREAK_SECONDS)
+    try:
+        count = cache.incr(key + ":count")
+    except ValueError:  # expired between add and incr
+        cache.set(key + ":count", 1, timeout=STREAK_SECONDS)
+        count = 1
+    wait = _wait(count)
     if wait:
-        state["until"] = now.timestamp() + wait
-    # Forget the streak a day after its last failure.
-    cache.set(key, state, timeout=max(86400, wait))
-    return state["count"]
+        cache.set(key + ":until", now.timestamp() + wait, timeout=wait + 60)
+    return count
 
 
 def clear(username: str) -> None:
-    cache.delete(_key(username))
+    key = _key(username)
+    cache.delete_many([key + ":count", key + ":until"])

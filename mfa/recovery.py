@@ -95,3 +95,18 @@ def consume(user, device: TOTPDevice, code: str, *, now: datetime) -> int | None
     )
     device.recovery_codes_left = max(0, device.recovery_codes_left - 1)
     return device.recovery_codes_left
+
+
+def release(user, device: TOTPDevice, code: str) -> bool:
+    """Make a code that ``consume`` just used valid again (its login lost a race, e.g. the same
+    mfa_token completed another login first). Returns whether a code was given back."""
+    norm = normalize(code)
+    if norm is None:
+        return False
+    rows = RecoveryCode.objects.filter(user=user, lookup=_tag(user.pk, norm)).exclude(used_at=None).update(
+        used_at=None
+    )
+    if rows:
+        TOTPDevice.objects.filter(pk=device.pk).update(recovery_codes_left=F("recovery_codes_left") + rows)
+        device.recovery_codes_left += rows
+    return bool(rows)

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import datetime_to_epoch
@@ -36,21 +37,34 @@ class _LiveLifetime:
         return self.getter()
 
 
-class AccessToken(Token):
+class _Token(Token):
+    """simplejwt's Token, refusing text that is not valid Unicode with TokenError like any other
+    malformed token (PyJWT raises UnicodeEncodeError on a str holding a lone surrogate)."""
+
+    def __init__(self, token: Any = None, verify: bool = True) -> None:
+        if isinstance(token, str):
+            try:
+                token.encode("utf-8")
+            except UnicodeEncodeError:
+                raise TokenError("Token is invalid") from None
+        super().__init__(token, verify=verify)
+
+
+class AccessToken(_Token):
     token_type = "access"
     lifetime = _LiveLifetime(  # type: ignore[assignment]
         lambda: mfa_settings.ACCESS_TOKEN_LIFETIME or api_settings.ACCESS_TOKEN_LIFETIME
     )
 
 
-class RefreshToken(Token):
+class RefreshToken(_Token):
     token_type = "refresh"
     lifetime = _LiveLifetime(  # type: ignore[assignment]
         lambda: mfa_settings.REFRESH_TOKEN_LIFETIME or api_settings.REFRESH_TOKEN_LIFETIME
     )
 
 
-class MFAToken(Token):
+class MFAToken(_Token):
     token_type = "mfa"
     lifetime = _LiveLifetime(lambda: mfa_settings.MFA_TOKEN_LIFETIME)  # type: ignore[assignment]
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
@@ -153,6 +154,20 @@ class EventPagination(PageNumberPagination):
     max_page_size = 100
     page_size_query_param = "page_size"
 
+    def get_page_size(self, request: Request) -> int | None:
+        # DRF silently falls back to the default on a malformed page_size; refuse it instead, like
+        # any other invalid input (400 field error; above max_page_size is capped, as documented).
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and not (raw.isascii() and raw.isdigit() and raw.strip("0")):
+            raise ValidationError({self.page_size_query_param: ["A positive whole number."]})
+        return super().get_page_size(request)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:  # both are whole numbers from 1
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
 
 class _NoFormatOverride:
     URL_FORMAT_OVERRIDE = None
@@ -177,8 +192,10 @@ class MFAViewSet(BaseViewSet):
     )
     def setup(self, request: Request) -> Response:
         self.validated(request)
+        image_format = request.query_params.get("format", "svg")
+        if image_format not in ("svg", "png"):  # checked before a new secret replaces a pending one
+            raise ValidationError({"format": ['"svg" (the default) or "png".']})
         enrolment = flows.start_setup(request.user, now=timezone.now())
-        image_format = "png" if request.query_params.get("format") == "png" else "svg"
         return Response(
             {
                 "secret": enrolment.secret,

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.request
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +37,13 @@ class LiveSite:
     devdb: subprocess.Popen | None = None
     devdb_args: list[str] = field(default_factory=list)
     devdb_port: int | None = None
+    # gunicorn's stderr (its own log and the site's logging), read continuously by a thread: an
+    # unread pipe fills up (64 KiB) and then blocks every worker that logs, i.e. the whole site.
+    stderr_lines: deque[str] = field(default_factory=lambda: deque(maxlen=200_000))
+
+    def log_text(self) -> str:
+        """Everything gunicorn and the site have written to stderr so far."""
+        return "".join(list(self.stderr_lines))
 
     def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -59,6 +70,12 @@ class LiveSite:
         assert READY.search(line), line
 
 
+def _drain(stream, sink: deque[str]) -> None:
+    for line in iter(stream.readline, ""):
+        sink.append(line)
+    stream.close()
+
+
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -77,18 +94,28 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
 @contextlib.contextmanager
 def live_site(
     *, database_url: str | None = None, data_dir: Path | None = None, extra_env: dict[str, str] | None = None,
-    workers: int = 2, threads: int = 4,
+    workers: int | None = 2, threads: int | None = 4,
 ) -> Iterator[LiveSite]:
     """Serve the site with gunicorn on loopback. Without ``database_url``, a SecantusDB process is
-    started (``data_dir``: on disk there, else in memory) and stopped afterwards."""
+    started (``data_dir``: on disk there, else in memory) and stopped afterwards. ``workers`` or
+    ``threads`` None: gunicorn.conf.py's own default."""
     from tests.conftest import start_devdb, stop_devdb
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
     env.update(
         DEBUG="0", SECRET_KEY=LIVE_SECRET, JWT_SIGNING_KEY=LIVE_JWT_KEY, SECURE_SSL_REDIRECT="0",
         SECURE_COOKIES="0", ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
-        GUNICORN_WORKERS=str(workers), GUNICORN_THREADS=str(threads), DJANGO_SETTINGS_MODULE="authsite.settings",
+        DJANGO_SETTINGS_MODULE="authsite.settings",
     )
+    for name, value in (("GUNICORN_WORKERS", workers), ("GUNICORN_THREADS", threads)):
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = str(value)
+    # Throttle state of its own: the default file cache (var/cache) is shared by every live site
+    # on the machine, so a per-IP limit (register: 20/hour from 127.0.0.1) would carry over.
+    cache_dir = tempfile.mkdtemp(prefix="authsite-live-cache-")
+    env["CACHE_DIR"] = cache_dir
     env.update(extra_env or {})
     devdb = None
     devdb_args: list[str] = []
@@ -99,6 +126,7 @@ def live_site(
         database_url = f"mongodb://127.0.0.1:{devdb_port}/authsite?directConnection=true"
     env["DATABASE_URL"] = database_url
     server = None
+    site = None
     try:
         subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
@@ -109,13 +137,16 @@ def live_site(
             [sys.executable, "-m", "gunicorn", "authsite.wsgi:application", "-c", "gunicorn.conf.py",
              "-b", f"127.0.0.1:{port}"],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            errors="replace",
         )
         url = f"http://127.0.0.1:{port}"
-        _wait_http(url + "/api/auth/me", server)
         site = LiveSite(url, env, server, devdb, devdb_args, devdb_port)
+        threading.Thread(target=_drain, args=(server.stderr, site.stderr_lines), daemon=True).start()
+        _wait_http(url + "/api/auth/me", server)
         yield site
-        devdb = site.devdb
     finally:
+        if site is not None:  # the database the test left running (start_database() replaces it)
+            devdb = site.devdb
         if server is not None:
             server.terminate()
             try:
@@ -124,3 +155,4 @@ def live_site(
                 server.kill()
         if devdb is not None and devdb.poll() is None:
             stop_devdb(devdb)
+        shutil.rmtree(cache_dir, ignore_errors=True)

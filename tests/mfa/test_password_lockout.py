@@ -35,8 +35,8 @@ def test_backoff_doubles_then_ends_and_a_success_clears_it(api, user, clock):
 
 def test_unknown_email_backs_off_the_same_way(api, user, clock):
     """The answer never tells a known account from an unknown one."""
-    known = _fail(api, user.email, 10) + [login(api, user.email).status_code]
-    unknown = _fail(api, "nobody@example.com", 10) + [login(api, "nobody@example.com").status_code]
+    known = [*_fail(api, user.email, 10), login(api, user.email).status_code]
+    unknown = [*_fail(api, "nobody@example.com", 10), login(api, "nobody@example.com").status_code]
     assert known == unknown == [401] * 10 + [429]
 
 

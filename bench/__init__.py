@@ -1,0 +1,1 @@
+"""Benchmarks: every auth endpoint against the framework floor (see BENCHMARKS.md)."""

@@ -1,0 +1,83 @@
+"""Every lookup the auth path makes is served by an index, on the current backend (the plan the
+database reports for it: SQL ``EXPLAIN QUERY PLAN`` / ``EXPLAIN``, MongoDB ``explain``).
+
+On MongoDB this covers the lookup indexes of mfa 0002 and accounts 0002 (the backend's own unique
+indexes are partial and unusable for equality lookups) and, on SecantusDB, the planning done by
+authsite.devdb_planner (``$and`` filters, ``$match`` ahead of ``select_related``'s joins).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.db.models import Exists
+
+from mfa.models import AuthSession, TOTPDevice
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def uses_index(plan: str) -> bool:
+    if connection.vendor == "mongodb":
+        # The base collection's winning plan (the first one reported).
+        stage = re.search(r'"winningPlan":\s*\{.*?"stage":\s*"(\w+)"', plan, re.S)
+        return stage is not None and stage.group(1) in {"FETCH", "IXSCAN", "IDHACK", "EXPRESS_IXSCAN"}
+    if connection.vendor == "sqlite":
+        first = plan.splitlines()[0] if plan else ""
+        return "SEARCH" in first and ("INDEX" in first or "PRIMARY KEY" in first)
+    return "Index" in plan and "Seq Scan" not in plan.split("\n")[0]
+
+
+@pytest.fixture
+def session(make_user):
+    from django.utils import timezone
+
+    user = make_user("indexed@example.com")
+    now = timezone.now()
+    TOTPDevice.objects.create(user=user, encrypted_secret="x", confirmed=True)
+    return AuthSession.objects.create(
+        user=user, expires_at=now, amr="pwd", refresh_jti="r" * 32, mfa_jti="m" * 32
+    )
+
+
+def lookups(session):
+    return {
+        "session, user and device by session id (every authenticated request)":
+            AuthSession.objects.select_related("user", "user__mfa_device").filter(pk=session.pk)[:1],
+        "user by email (login)": type(session.user).objects.filter(email=session.user.email),
+        "confirmed device of a user (login)": TOTPDevice.objects.filter(user=session.user, confirmed=True),
+        "device, user and used mfa_token (mfa/login/verify)": TOTPDevice.objects.select_related("user")
+        .annotate(token_used=Exists(AuthSession.objects.filter(mfa_jti="m" * 32)))
+        .filter(user_id=session.user_id, confirmed=True)[:1],
+        "used mfa_token id": AuthSession.objects.filter(mfa_jti="m" * 32),
+        "refresh rotation's compare-and-set": AuthSession.objects.filter(
+            pk=session.pk, refresh_jti="r" * 32, revoked_at=None
+        ),
+        "device step compare-and-set": TOTPDevice.objects.filter(
+            pk=session.user.mfa_device.pk, confirmed=True, last_step__lt=5
+        ),
+        "live sessions of a user (sessions list, logout/all)": AuthSession.objects.filter(
+            user=session.user, revoked_at=None
+        ),
+    }
+
+
+NAMES = [
+    "session, user and device by session id (every authenticated request)",
+    "user by email (login)",
+    "confirmed device of a user (login)",
+    "device, user and used mfa_token (mfa/login/verify)",
+    "used mfa_token id",
+    "refresh rotation's compare-and-set",
+    "device step compare-and-set",
+    "live sessions of a user (sessions list, logout/all)",
+]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_auth_path_lookup_uses_an_index(session, name):
+    plan = lookups(session)[name].explain()
+
+    assert uses_index(plan), f"{connection.vendor}: {name}\n{plan[:3000]}"
