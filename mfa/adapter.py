@@ -20,6 +20,7 @@ class DefaultMFAAdapter:
         "mfa_enabled": "Two-factor authentication was turned on",
         "mfa_disabled": "Two-factor authentication was turned off",
         "recovery_codes_regenerated": "New recovery codes were created",
+        "mfa_locked": "Several wrong two-factor codes were entered",
     }
 
     def get_issuer(self, user: Any) -> str:

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_BASE_SECONDS": 30,
     "LOCKOUT_MAX_SECONDS": 3600,
+    # After this many consecutive failures TOTP codes are refused until a recovery code succeeds
+    # (NIST SP 800-63B 3.2.2: at most 100); None or 0 turns it off.
+    "TOTP_MAX_FAILURES": 100,
     # Consecutive wrong passwords for one username before the same backoff applies to logins
     # (None or 0 turns the per-account password limit off; the per-IP throttles stay).
     "PASSWORD_LOCKOUT_THRESHOLD": 10,

@@ -93,6 +93,11 @@ def _verify_second_factor(
     lockout.ensure_not_locked(device, now=now)
     six = totp.normalize_code(code)
     if six is not None:
+        if lockout.totp_disabled(device):
+            # NIST SP 800-63B 3.2.2: at most 100 consecutive failures, then the authenticator is
+            # disabled; a recovery code (which resets the count) brings it back.
+            lockout.record_failure(device, now=now, client=client, method="totp")
+            raise InvalidCode(lockout.TOTP_DISABLED_MESSAGE)
         step = totp.matching_step(
             totp.device_secret(device), six, now=now, after_step=device.last_step
         )

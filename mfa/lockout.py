@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from django.db.models import F
 
 from mfa import signals
+from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import Client, emit
 from mfa.exceptions import LockedOut
@@ -53,4 +54,20 @@ def record_failure(device: TOTPDevice, *, now: datetime, client: Client, method:
         TOTPDevice.objects.filter(pk=device.pk).update(locked_until=until)
         device.locked_until = until
         emit(signals.mfa_locked, "mfa_locked", device.user, client, retry_after=wait)
+        if count == mfa_settings.LOCKOUT_THRESHOLD:
+            # The password was right (or the caller holds a session) but the codes are not: tell
+            # the account owner once per streak (ASVS 6.3.5), not on every guess.
+            get_adapter().notify(device.user, "mfa_locked")
     return count
+
+
+TOTP_DISABLED_MESSAGE = (
+    "Your authenticator app is disabled after too many wrong codes. Use a recovery code."
+)
+
+
+def totp_disabled(device: TOTPDevice) -> bool:
+    """Whether TOTP codes are refused outright after MFA["TOTP_MAX_FAILURES"] consecutive failures
+    (NIST SP 800-63B 3.2.2: no more than 100); a successful recovery code resets the count."""
+    limit = mfa_settings.TOTP_MAX_FAILURES
+    return bool(limit) and device.failure_count >= limit

@@ -1,0 +1,48 @@
+"""The end of the backoff: TOTP disabled after 100 failures (BRU-01), and the owner is told."""
+
+import pytest
+from django.core import mail
+
+from mfa.models import TOTPDevice
+from tests.conftest import login, totp_now
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _verify(api, token: str, code: str):
+    return api.post("/api/auth/mfa/login/verify", {"mfa_token": token, "code": code}, format="json")
+
+
+def test_totp_is_refused_after_100_failures_until_a_recovery_code_is_used(api, user_with_mfa, clock):
+    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=100, locked_until=None)
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    r = _verify(api, token, totp_now(user_with_mfa.secret, clock.now))
+    assert r.status_code == 401 and r.json()["code"] == "invalid_code"
+    assert "recovery code" in r.json()["detail"]
+    clock.advance(3601)  # past the backoff the 101st failure started
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    r = _verify(api, token, user_with_mfa.recovery_codes[0])
+    assert r.status_code == 200
+    assert TOTPDevice.objects.get(user=user_with_mfa.user).failure_count == 0
+    clock.advance(30)
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    assert _verify(api, token, totp_now(user_with_mfa.secret, clock.now)).status_code == 200
+
+
+def test_below_the_limit_totp_still_works_after_the_wait(api, user_with_mfa, clock):
+    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=99, locked_until=None)
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    assert _verify(api, token, totp_now(user_with_mfa.secret, clock.now)).status_code == 200
+
+
+def test_the_owner_is_emailed_once_when_the_lockout_starts(api, user_with_mfa, clock):
+    mail.outbox.clear()
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    for _ in range(5):
+        _verify(api, token, "000000")
+    locked = [m for m in mail.outbox if "wrong two-factor codes" in m.subject]
+    assert len(locked) == 1 and locked[0].to == [user_with_mfa.email]
+    assert "000000" not in locked[0].body
+    clock.advance(31)
+    _verify(api, token, "000000")  # 6th failure: the lock extends, no second email
+    assert len([m for m in mail.outbox if "wrong two-factor codes" in m.subject]) == 1
