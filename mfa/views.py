@@ -7,6 +7,8 @@ mfa.flows / mfa.sessions like the API does.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -92,6 +94,36 @@ logout_view = mfa_exempt(mfa_enrolment_view(LogoutView.as_view()))
 login_view = LoginView.as_view()
 
 
+@dataclass
+class Attempt:
+    """What happened to a form post: ``ok`` with the action's result, or the status to answer."""
+
+    ok: bool
+    result: Any = None
+    status: int = 200
+
+
+def _submit(request: HttpRequest, form: Any, action: Callable[[dict[str, Any]], Any]) -> Attempt:
+    """On POST, validate ``form`` and run ``action(cleaned_data)`` (a mfa.flows call).
+
+    A wrong code or password goes onto the form as an error (400), a lockout too (429); a GET is
+    just shown (200). The same rules as the API, since the same domain functions run.
+    """
+    if request.method != "POST":
+        return Attempt(False)
+    if not form.is_valid():
+        return Attempt(False, status=400)
+    try:
+        return Attempt(True, action(form.cleaned_data))
+    except LockedOut as exc:
+        form.add_error(None, f"Too many wrong attempts. Try again in {exc.retry_after} seconds.")
+        return Attempt(False, status=429)
+    except MFAError as exc:
+        field = "password" if exc.code == "invalid_password" and "password" in form.fields else "code"
+        form.add_error(field, str(exc.detail))
+        return Attempt(False, status=400)
+
+
 @mfa_exempt
 @never_cache
 @require_http_methods(["GET", "POST"])
@@ -106,26 +138,19 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
         request.session.flush()
         return redirect(reverse("mfa_pages:login"))
     form = CodeForm(request.POST or None)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            amr = flows.verify_browser_login(
-                user, form.cleaned_data["code"], now=timezone.now(), client=client_of(request)
-            )
-        except LockedOut as exc:
-            form.add_error("code", f"Too many wrong codes. Try again in {exc.retry_after} seconds.")
-            status = 429
-        except MFAError as exc:
-            form.add_error("code", str(exc.detail))
-            status = 400
-        else:
-            request._mfa_amr = amr  # type: ignore[attr-defined]
-            login(request, user, backend=pending.get("backend"))  # rotates the session key
-            if "rcode" in amr:
-                messages.warning(request, "You used a recovery code. Consider creating new ones.")
-            return redirect(_next_url(request, _home()))
-    elif request.method == "POST":
-        status = 400
+    client = client_of(request)
+    attempt = _submit(
+        request, form,
+        lambda data: flows.verify_browser_login(user, data["code"], now=timezone.now(), client=client),
+    )
+    if attempt.ok:
+        amr = attempt.result
+        request._mfa_amr = amr  # type: ignore[attr-defined]
+        login(request, user, backend=pending.get("backend"))  # rotates the session key
+        if "rcode" in amr:
+            messages.warning(request, "You used a recovery code. Consider creating new ones.")
+        return redirect(_next_url(request, _home()))
+    status = attempt.status
     return render(
         request, "mfa/challenge.html",
         {"form": form, "next": _next_url(request, "")}, status=status,
@@ -151,24 +176,17 @@ def enrol(request: HttpRequest) -> HttpResponse:
         return redirect(_home())
     now = timezone.now()
     form = EnrolForm(request.POST or None)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            codes = flows.confirm_setup(
-                request.user, form.cleaned_data["code"], now=now, client=client_of(request),
-                keep_session_id=request.session.get(SID_KEY),
-            )
-        except LockedOut as exc:
-            form.add_error("code", f"Too many wrong codes. Try again in {exc.retry_after} seconds.")
-            status = 429
-        except MFAError as exc:
-            form.add_error("code", str(exc.detail))
-            status = 400
-        else:
-            messages.success(request, "Two-factor authentication is on.")
-            return _show_codes(request, codes, _next_url(request, _home()))
-    elif request.method == "POST":
-        status = 400
+    attempt = _submit(
+        request, form,
+        lambda data: flows.confirm_setup(
+            request.user, data["code"], now=now, client=client_of(request),
+            keep_session_id=request.session.get(SID_KEY),
+        ),
+    )
+    if attempt.ok:
+        messages.success(request, "Two-factor authentication is on.")
+        return _show_codes(request, attempt.result, _next_url(request, _home()))
+    status = attempt.status
     enrolment = flows.current_enrolment(request.user, now=now)
     return render(
         request, "mfa/enrol.html",
@@ -203,23 +221,15 @@ def _show_codes(request: HttpRequest, codes: list[str], continue_url: str) -> Ht
 @require_http_methods(["GET", "POST"])
 def regenerate_codes(request: HttpRequest) -> HttpResponse:
     form = CodeForm(request.POST or None)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            codes = flows.regenerate_recovery_codes(
-                request.user, form.cleaned_data["code"], now=timezone.now(), client=client_of(request)
-            )
-        except LockedOut as exc:
-            form.add_error("code", f"Too many wrong codes. Try again in {exc.retry_after} seconds.")
-            status = 429
-        except MFAError as exc:
-            form.add_error("code", str(exc.detail))
-            status = 400
-        else:
-            return _show_codes(request, codes, _home())
-    elif request.method == "POST":
-        status = 400
-    return render(request, "mfa/regenerate.html", {"form": form}, status=status)
+    attempt = _submit(
+        request, form,
+        lambda data: flows.regenerate_recovery_codes(
+            request.user, data["code"], now=timezone.now(), client=client_of(request)
+        ),
+    )
+    if attempt.ok:
+        return _show_codes(request, attempt.result, _home())
+    return render(request, "mfa/regenerate.html", {"form": form}, status=attempt.status)
 
 
 @login_required
@@ -227,27 +237,17 @@ def regenerate_codes(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def disable(request: HttpRequest) -> HttpResponse:
     form = DisableForm(request.POST or None)
-    status = 200
-    if request.method == "POST" and form.is_valid():
-        try:
-            flows.disable(
-                request.user, form.cleaned_data["password"], form.cleaned_data["code"],
-                now=timezone.now(), client=client_of(request),
-                keep_session_id=request.session.get(SID_KEY),
-            )
-        except LockedOut as exc:
-            form.add_error(None, f"Too many wrong attempts. Try again in {exc.retry_after} seconds.")
-            status = 429
-        except MFAError as exc:
-            field = "password" if exc.code == "invalid_password" else "code"
-            form.add_error(field, str(exc.detail))
-            status = 400
-        else:
-            messages.success(request, "Two-factor authentication is off.")
-            return redirect(_home())
-    elif request.method == "POST":
-        status = 400
-    return render(request, "mfa/disable.html", {"form": form}, status=status)
+    attempt = _submit(
+        request, form,
+        lambda data: flows.disable(
+            request.user, data["password"], data["code"], now=timezone.now(),
+            client=client_of(request), keep_session_id=request.session.get(SID_KEY),
+        ),
+    )
+    if attempt.ok:
+        messages.success(request, "Two-factor authentication is off.")
+        return redirect(_home())
+    return render(request, "mfa/disable.html", {"form": form}, status=attempt.status)
 
 
 @login_required
