@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD, totp_now
@@ -58,3 +61,27 @@ def device_of(user):
     from mfa.models import TOTPDevice
 
     return TOTPDevice.objects.get(user=user)
+
+
+def run_together(jobs: list[Callable[[], object]]) -> list[object]:
+    """Run each job in its own thread, all released at once by a barrier. Returns each job's
+    result, or the exception it raised. Each thread closes its own database connection."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[object] = [None] * len(jobs)
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            results[i] = jobs[i]()
+        except BaseException as exc:  # noqa: BLE001 - examined by the caller
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results

@@ -9,7 +9,6 @@ MongoDB has no row locks or transactions here: these pass only through condition
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import pytest
@@ -21,7 +20,7 @@ from mfa.events import Client as ClientFacts
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, RecoveryCode
 from tests.conftest import PASSWORD, totp_now
-from tests.mfa.helpers import LOGIN_VERIFY, device_of, wrong_code
+from tests.mfa.helpers import LOGIN_VERIFY, device_of, run_together, wrong_code
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -36,26 +35,9 @@ FACTS = ClientFacts(ip="192.0.2.1", user_agent="race")
 
 
 def in_threads(jobs: list[Callable[[], object]]) -> list[object]:
-    """Run each job in its own thread, released together by a barrier. Returns each job's result,
-    or the exception it raised (an mfa error is a result; anything else fails the test)."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[object] = [None] * len(jobs)
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            results[i] = jobs[i]()
-        except BaseException as exc:  # noqa: BLE001 - examined by the main thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not any(t.is_alive() for t in threads)
+    """Run the jobs together (tests.mfa.helpers.run_together): an mfa error is a result; anything
+    else fails the test."""
+    results = run_together(jobs)
     unexpected = [r for r in results if isinstance(r, BaseException) and not isinstance(r, MFAError)]
     assert not unexpected, unexpected
     return results

@@ -7,7 +7,6 @@ SQLite: its in-memory test database is shared across threads through one locked 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 import jwt
@@ -17,6 +16,7 @@ from django.test import Client
 
 from mfa.models import AuthSession
 from tests.conftest import PASSWORD
+from tests.mfa.helpers import run_together
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -35,25 +35,8 @@ def claims(token: str) -> dict:
 
 
 def in_threads(jobs: list[Callable[[Client], tuple[int, dict]]]) -> list[tuple[int, dict]]:
-    """Run each job in its own thread, released together by a barrier; returns (status, json)."""
-    barrier = threading.Barrier(len(jobs))
-    results: list[tuple[int, dict] | BaseException | None] = [None] * len(jobs)
-
-    def run(i: int) -> None:
-        client = Client()
-        try:
-            barrier.wait(timeout=10)
-            results[i] = jobs[i](client)
-        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    """Run each job with its own test client, released together; returns (status, json)."""
+    results = run_together([lambda job=job: job(Client()) for job in jobs])
     errors = [r for r in results if isinstance(r, BaseException) or r is None]
     assert not errors, errors
     return results  # type: ignore[return-value]
