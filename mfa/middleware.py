@@ -31,7 +31,7 @@ from django.shortcuts import redirect
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from mfa import policy, sessions
+from mfa import flows, policy, sessions
 from mfa.conf import mfa_settings
 from mfa.events import Client
 from mfa.http import client_of
@@ -102,16 +102,10 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwa
     if amr is not None:  # the challenge view completed the second factor
         record_browser_session(request, user, amr)
         return
-    if user_has_mfa_db(user):
+    if flows.has_mfa(user):
         begin_partial_login(request, user)
         return
     record_browser_session(request, user, ["pwd"])
-
-
-def user_has_mfa_db(user: Any) -> bool:
-    from mfa.models import TOTPDevice
-
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
 
 
 class PartialLoginMiddleware:
