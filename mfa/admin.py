@@ -19,13 +19,7 @@ from mfa import flows, sessions
 from mfa.exceptions import SessionNotFound
 from mfa.http import client_of
 from mfa.models import AuthSession, SecurityEvent
-
-
-def _device(user: Any) -> Any:
-    try:
-        return user.mfa_device
-    except Exception:  # noqa: BLE001 - RelatedObjectDoesNotExist: no device
-        return None
+from mfa.permissions import mfa_device_of
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
@@ -71,22 +65,22 @@ class MFAUserAdminMixin:
 
     @admin.display(boolean=True, description="MFA")
     def mfa_enabled(self, user: Any) -> bool:
-        device = _device(user)
+        device = mfa_device_of(user)
         return bool(device and device.confirmed)
 
     @admin.display(description="MFA enabled at")
     def mfa_enabled_at(self, user: Any) -> Any:
-        device = _device(user)
+        device = mfa_device_of(user)
         return device.confirmed_at if device and device.confirmed else None
 
     @admin.display(description="MFA last used")
     def mfa_last_used_at(self, user: Any) -> Any:
-        device = _device(user)
+        device = mfa_device_of(user)
         return device.last_used_at if device and device.confirmed else None
 
     @admin.display(description="Recovery codes left")
     def mfa_recovery_codes_left(self, user: Any) -> Any:
-        device = _device(user)
+        device = mfa_device_of(user)
         return device.recovery_codes_left if device and device.confirmed else None
 
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:

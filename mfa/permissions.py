@@ -9,7 +9,9 @@ from django.utils import timezone
 from rest_framework.permissions import BasePermission
 
 
-def _device(user: Any) -> Any:
+def mfa_device_of(user: Any) -> Any:
+    """The user's TOTP device (pending or confirmed), or None; no query when it was loaded with
+    ``select_related``."""
     try:
         return user.mfa_device
     except ObjectDoesNotExist:  # no device (RelatedObjectDoesNotExist)
@@ -17,7 +19,7 @@ def _device(user: Any) -> Any:
 
 
 def user_has_mfa(user: Any) -> bool:
-    device = _device(user)
+    device = mfa_device_of(user)
     return bool(device is not None and device.confirmed)
 
 
