@@ -119,57 +119,39 @@ def _flatten_projection(spec: Mapping[str, Any], prefix: str = "") -> dict[str, 
     return flat
 
 
-def patch_nested_project() -> None:
-    """Workaround for SecantusDB 0.7.0b3 defect 1 (nested ``$project`` inclusion).
-
-    Wraps the private ``secantus.aggregate._project_one(doc, spec, vars)``, which
-    ``_stage_project`` looks up as a module global per call, so every
-    ``$project`` (including those in ``$lookup`` and ``$facet`` sub-pipelines)
-    sees dotted paths. Idempotent. Re-check on a SecantusDB upgrade; drop it once
-    upstream treats nested and dotted inclusion alike.
-    """
+def _flatten_nested_specs(name: str) -> None:
+    """Wrap ``secantus.aggregate.<name>(doc, spec, vars)`` so that nested sub-document specs
+    reach it as dotted paths (see :func:`_flatten_projection`). SecantusDB looks the function up
+    as a module global on every call, so the wrapper also covers stages inside ``$lookup`` and
+    ``$facet`` sub-pipelines. Idempotent. Re-check on a SecantusDB upgrade."""
     from secantus import aggregate
 
-    original: Callable[..., dict[str, Any]] = aggregate._project_one
+    original: Callable[..., dict[str, Any]] = getattr(aggregate, name)
     if getattr(original, "_devdb_patched", False):
         return
 
     @functools.wraps(original)
-    def _project_one(
-        doc: dict[str, Any], spec: Mapping[str, Any], vars: dict[str, Any]
-    ) -> dict[str, Any]:
+    def flattened(doc: dict[str, Any], spec: Mapping[str, Any], vars: dict[str, Any]) -> dict[str, Any]:
         if any(isinstance(v, Mapping) for v in spec.values()):
             spec = _flatten_projection(spec)
         return original(doc, spec, vars)
 
-    _project_one._devdb_patched = True  # type: ignore[attr-defined]
-    aggregate._project_one = _project_one
+    flattened._devdb_patched = True  # type: ignore[attr-defined]
+    setattr(aggregate, name, flattened)
+
+
+def patch_nested_project() -> None:
+    """Workaround for SecantusDB 0.7.0b3 defect 1: a nested ``$project`` inclusion
+    (``{"ct": {"app_label": 1}}``) yields the literal ``1``; mongod treats it like the dotted
+    ``{"ct.app_label": 1}``. Drop it once upstream treats nested and dotted inclusion alike."""
+    _flatten_nested_specs("_project_one")
 
 
 def patch_nested_add_fields() -> None:
-    """Workaround for SecantusDB 0.7.0b3 defect 3 (nested ``$addFields`` replaces).
-
-    mongod adds ``{"a": {"x": expr}}`` to the existing embedded ``a`` like
-    ``{"a.x": expr}``; django-mongodb-backend relies on it when it sorts by a
-    joined field. Wraps the private ``secantus.aggregate._add_fields_one``,
-    looked up as a module global per call. Idempotent.
-    """
-    from secantus import aggregate
-
-    original: Callable[..., dict[str, Any]] = aggregate._add_fields_one
-    if getattr(original, "_devdb_patched", False):
-        return
-
-    @functools.wraps(original)
-    def _add_fields_one(
-        doc: dict[str, Any], spec: Mapping[str, Any], vars: dict[str, Any]
-    ) -> dict[str, Any]:
-        if any(isinstance(v, Mapping) for v in spec.values()):
-            spec = _flatten_projection(spec)
-        return original(doc, spec, vars)
-
-    _add_fields_one._devdb_patched = True  # type: ignore[attr-defined]
-    aggregate._add_fields_one = _add_fields_one
+    """Workaround for SecantusDB 0.7.0b3 defect 3: a nested ``$addFields``/``$set``
+    (``{"a": {"x": expr}}``) replaces the embedded ``a``; mongod adds ``x`` to it like
+    ``{"a.x": expr}``. django-mongodb-backend relies on that when it sorts by a joined field."""
+    _flatten_nested_specs("_add_fields_one")
 
 
 def _stop_server(server: Any) -> None:

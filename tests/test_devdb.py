@@ -77,6 +77,9 @@ def test_memory_server_projects_nested_inclusion_and_sweeps_ttl(
         concat = {"$concat": ["$ct.app_label", "$ct.model"]}  # stays an expression
         expr = db.ct.aggregate([{"$project": {"_id": 0, "ct": concat}}])
         assert list(expr) == [{"ct": "xy"}]
+        # Defect 3: a nested $addFields adds to the embedded document instead of replacing it.
+        added = db.ct.aggregate([{"$project": {"_id": 0}}, {"$addFields": {"ct": {"extra": "$ct.model"}}}])
+        assert list(added) == [{"ct": {"app_label": "x", "model": "y", "extra": "y"}}]
 
         # Defect 2: the sweep runs every second (the CLI's is stuck at 60 s).
         now = dt.datetime.now(dt.UTC)
