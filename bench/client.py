@@ -117,14 +117,20 @@ def run(job: Job) -> dict[str, Any]:
         conn.sock.sendall(request)  # small requests: the socket buffer takes them at once
         return True
 
-    live = 0
-    for _ in range(job.connections):
+    def open_one() -> int:
+        """A new connection with a request in flight: 1 if it is live, 0 when nothing is left."""
         conn = connect()
         if send(conn):
             sel.register(conn.sock, selectors.EVENT_READ, conn)
-            live += 1
-        else:
-            conn.sock.close()
+            return 1
+        conn.sock.close()
+        return 0
+
+    def retire(conn: Conn) -> None:
+        sel.unregister(conn.sock)
+        conn.sock.close()
+
+    live = sum(open_one() for _ in range(job.connections))
 
     while live:
         if cpu_at_measure is None and time.perf_counter() >= measure_from:
@@ -136,16 +142,9 @@ def run(job: Job) -> dict[str, Any]:
             except (ConnectionResetError, BrokenPipeError):
                 chunk = b""
             if not chunk:  # closed by the server before (or instead of) an answer
-                sel.unregister(conn.sock)
-                conn.sock.close()
+                retire(conn)
                 conn_errors += 1
-                live -= 1
-                fresh = connect()
-                if send(fresh):
-                    sel.register(fresh.sock, selectors.EVENT_READ, fresh)
-                    live += 1
-                else:
-                    fresh.sock.close()
+                live += open_one() - 1
                 continue
             conn.buf += chunk
             end = conn.buf.find(HEADER_END)
@@ -165,18 +164,10 @@ def run(job: Job) -> dict[str, Any]:
                     trips_n += 1
                 last_done = done
             if close:
-                sel.unregister(conn.sock)
-                conn.sock.close()
-                live -= 1
-                conn = connect()
-                if send(conn):
-                    sel.register(conn.sock, selectors.EVENT_READ, conn)
-                    live += 1
-                else:
-                    conn.sock.close()
+                retire(conn)
+                live += open_one() - 1
             elif not send(conn):
-                sel.unregister(conn.sock)
-                conn.sock.close()
+                retire(conn)
                 live -= 1
     cpu_used = _cpu() - (cpu_at_measure if cpu_at_measure is not None else _cpu())
     elapsed = max((stop_at if not exhausted else last_done) - measure_from, 1e-9)
