@@ -171,6 +171,26 @@ def enable_mfa(api: APIClient, user, clock: Clock) -> MFAUser:
     return MFAUser(user, secret, r.json()["recovery_codes"], access, refresh)
 
 
+def mfa_login(api: APIClient, mfa_user: MFAUser, clock: Clock, code: str | None = None) -> dict:
+    """Log in with the password, then the current TOTP code (or ``code``); returns the tokens."""
+    token = login(api, mfa_user.email).json()["mfa_token"]
+    r = api.post(
+        "/api/auth/mfa/login/verify",
+        {"mfa_token": token, "code": code or totp_now(mfa_user.secret, clock.now)},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    return r.json()
+
+
+@pytest.fixture
+def pair(api, user, clock) -> dict:
+    """An {access, refresh} pair of ``user`` (no MFA) from a password login."""
+    r = login(api, user.email)
+    assert r.status_code == 200, r.content
+    return r.json()
+
+
 @pytest.fixture
 def user_with_mfa(api, user, clock) -> MFAUser:
     mfa_user = enable_mfa(api, user, clock)

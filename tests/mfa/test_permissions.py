@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import login, totp_now
+from tests.conftest import login, mfa_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.urls_permissions")]
 
@@ -17,17 +17,6 @@ def get(api, path: str, access: str | None):
     r = api.get(path)
     api.credentials()
     return r
-
-
-def mfa_login(api, mfa_user, clock, code: str | None = None) -> dict:
-    token = login(api, mfa_user.email).json()["mfa_token"]
-    r = api.post(
-        "/api/auth/mfa/login/verify",
-        {"mfa_token": token, "code": code or totp_now(mfa_user.secret, clock.now)},
-        format="json",
-    )
-    assert r.status_code == 200, r.content
-    return r.json()
 
 
 def test_password_only_token_of_a_user_with_mfa_is_refused(api, user_with_mfa):

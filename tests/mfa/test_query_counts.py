@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import bearer, login, totp_now
+from tests.conftest import bearer, login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,12 +42,7 @@ def test_me_costs_one_query(api, user, clock):
 
 
 def test_me_of_a_user_with_mfa_costs_one_query(api, clock, user_with_mfa):
-    body = login(api, user_with_mfa.email).json()
-    pair = api.post(
-        "/api/auth/mfa/login/verify",
-        {"mfa_token": body["mfa_token"], "code": totp_now(user_with_mfa.secret, clock.now)},
-        format="json",
-    ).json()
+    pair = mfa_login(api, user_with_mfa, clock)
     bearer(api, pair["access"])
     n, r, sql = count(lambda: api.get("/api/auth/me"))
     assert r.status_code == 200 and r.json()["mfa_enabled"] is True

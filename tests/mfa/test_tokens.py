@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from mfa.models import AuthSession
-from tests.conftest import login, totp_now
+from tests.conftest import login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -66,13 +66,6 @@ def me_status(api, token: str) -> int:
 
 
 @pytest.fixture
-def pair(api, user, clock):
-    r = login(api, user.email)
-    assert r.status_code == 200, r.content
-    return r.json()
-
-
-@pytest.fixture
 def access_claims(pair, api):
     payload = claims(pair["access"])
     assert me_status(api, sign(payload)) == 200  # the control: a proper re-signature is accepted
@@ -112,14 +105,8 @@ def test_access_and_refresh_carry_the_session_claims(pair, user, clock):
 
 
 def test_mfa_login_tokens_record_the_second_factor(api, clock, user_with_mfa):
-    body = login(api, user_with_mfa.email).json()
-    r = api.post(
-        "/api/auth/mfa/login/verify",
-        {"mfa_token": body["mfa_token"], "code": user_with_mfa.recovery_codes[0]},
-        format="json",
-    )
-    assert r.status_code == 200, r.content
-    assert claims(r.json()["access"])["amr"] == ["pwd", "otp", "rcode"]
+    tokens = mfa_login(api, user_with_mfa, clock, code=user_with_mfa.recovery_codes[0])
+    assert claims(tokens["access"])["amr"] == ["pwd", "otp", "rcode"]
 
 
 def test_token_payloads_hold_ids_not_personal_data(api, user_with_mfa):

@@ -9,7 +9,7 @@ import pytest
 
 from mfa import signals
 from mfa.models import AuthSession, SecurityEvent
-from tests.conftest import login, totp_now
+from tests.conftest import login, mfa_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -30,13 +30,6 @@ def me_status(api, access: str) -> int:
     status = api.get(ME).status_code
     api.credentials()
     return status
-
-
-@pytest.fixture
-def pair(api, user, clock):
-    r = login(api, user.email)
-    assert r.status_code == 200, r.content
-    return r.json()
 
 
 @pytest.fixture
@@ -73,15 +66,9 @@ def test_rotated_refresh_token_stops_working(api, pair):
 
 
 def test_refresh_keeps_sid_amr_and_auth_time(api, clock, user_with_mfa):
-    body = login(api, user_with_mfa.email).json()
-    r = api.post(
-        "/api/auth/mfa/login/verify",
-        {"mfa_token": body["mfa_token"], "code": totp_now(user_with_mfa.secret, clock.now)},
-        format="json",
-    )
-    assert r.status_code == 200, r.content
-    first = claims(r.json()["access"])
-    token = r.json()["refresh"]
+    tokens = mfa_login(api, user_with_mfa, clock)
+    first = claims(tokens["access"])
+    token = tokens["refresh"]
     for _ in range(3):
         clock.advance(240)
         r = refresh(api, token)
