@@ -63,6 +63,16 @@ def device_of(user):
     return TOTPDevice.objects.get(user=user)
 
 
+# For thread-race test modules: a real database per thread (MongoDB, PostgreSQL).
+race_marks = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor == "sqlite",
+        reason="in-memory SQLite shares one locked connection between threads; races run on MongoDB",
+    ),
+]
+
+
 def run_together(jobs: list[Callable[[], object]]) -> list[object]:
     """Run each job in its own thread, all released at once by a barrier. Returns each job's
     result, or the exception it raised. Each thread closes its own database connection."""

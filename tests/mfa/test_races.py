@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from django.db import connection
 from django.test import Client
 
 from mfa import flows
@@ -20,15 +19,9 @@ from mfa.events import Client as ClientFacts
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, RecoveryCode
 from tests.conftest import PASSWORD, totp_now
-from tests.mfa.helpers import LOGIN_VERIFY, device_of, run_together, wrong_code
+from tests.mfa.helpers import LOGIN_VERIFY, device_of, race_marks, run_together, wrong_code
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor == "sqlite",
-        reason="in-memory SQLite shares one locked connection between threads; races run on MongoDB",
-    ),
-]
+pytestmark = race_marks
 
 THREADS = 8
 FACTS = ClientFacts(ip="192.0.2.1", user_agent="race")

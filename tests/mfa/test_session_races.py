@@ -11,20 +11,13 @@ from collections.abc import Callable
 
 import jwt
 import pytest
-from django.db import connection
 from django.test import Client
 
 from mfa.models import AuthSession
 from tests.conftest import PASSWORD
-from tests.mfa.helpers import run_together
+from tests.mfa.helpers import race_marks, run_together
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        connection.vendor == "sqlite",
-        reason="in-memory SQLite shares one locked connection between threads; races run on MongoDB",
-    ),
-]
+pytestmark = race_marks
 
 THREADS = 8
 REFRESH = "/api/auth/token/refresh"
