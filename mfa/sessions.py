@@ -14,7 +14,6 @@ from typing import Any
 
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from mfa import signals, tokens
 from mfa.conf import mfa_settings
@@ -91,15 +90,23 @@ def _pair(session: AuthSession) -> tuple[str, str]:
     )
 
 
-def session_for_access_token(validated: Any, *, now: datetime) -> AuthSession:
-    """The live session (with its user and MFA device loaded, in one query) named by a
-    validated access token. Raises InvalidToken if it is gone, revoked, expired or idle."""
-    sid = validated.get("sid")
-    user_id = validated.get(api_settings.USER_ID_CLAIM)
-    session = _load(sid)
-    if session is None or str(session.user_id) != str(user_id) or not _is_live(session, now):
+def _session_of(token: Any, *, now: datetime, with_device: bool) -> AuthSession:
+    """The live session a validated access or refresh token names (its ``sid`` and user), with
+    the user loaded in the same query. Raises InvalidToken if it is gone, revoked, expired, idle,
+    another user's, or the user is inactive."""
+    session = _load(token.get("sid"), with_device=with_device)
+    if (
+        session is None
+        or str(session.user_id) != str(token.get(api_settings.USER_ID_CLAIM))
+        or not _is_live(session, now)
+    ):
         raise InvalidToken()
     return session
+
+
+def session_for_access_token(validated: Any, *, now: datetime) -> AuthSession:
+    """The live session of an access token, its user and MFA device loaded in one query."""
+    return _session_of(validated, now=now, with_device=True)
 
 
 def parse_session_id(value: Any) -> uuid.UUID | None:
@@ -133,13 +140,7 @@ def rotate_refresh(raw: str, *, now: datetime, client: Client) -> TokenPair:
         token = tokens.RefreshToken(raw)
     except TokenError:
         raise InvalidToken() from None
-    session = _load(token.get("sid"), with_device=False)  # rotation reads only session and user
-    if (
-        session is None
-        or str(session.user_id) != str(token.get(api_settings.USER_ID_CLAIM))
-        or not _is_live(session, now)
-    ):
-        raise InvalidToken()
+    session = _session_of(token, now=now, with_device=False)  # rotation needs no device
     old_jti = token.get("jti")
     new_jti = tokens.new_jti()
     rotated = 0
@@ -208,6 +209,3 @@ def live_sessions(user: Any, *, now: datetime):
         last_used_at__gt=now - mfa_settings.SESSION_IDLE_TIMEOUT,
     ).order_by("-last_used_at")
 
-
-def expires_at_of(token: Any) -> datetime:
-    return datetime_from_epoch(token["exp"])

@@ -29,7 +29,7 @@ from mfa.exceptions import LockedOut, MFAError
 from mfa.forms import CodeForm, DisableForm, EnrolForm
 from mfa.http import client_of
 from mfa.middleware import SID_KEY, mfa_enrolment_view, mfa_exempt, pending_login
-from mfa.permissions import user_has_mfa
+from mfa.permissions import mfa_device_of, user_has_mfa
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -161,7 +161,7 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
 @mfa_enrolment_view
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    device = getattr(request.user, "mfa_device", None) if user_has_mfa(request.user) else None
+    device = mfa_device_of(request.user) if user_has_mfa(request.user) else None
     return render(request, "mfa/home.html", {"device": device})
 
 

@@ -22,18 +22,18 @@ from mfa.exception_handler import api_exception_handler
 from mfa.exceptions import InvalidCode, InvalidPassword
 from mfa.http import client_of
 from mfa.models import SecurityEvent
-from mfa.permissions import user_has_mfa
+from mfa.permissions import mfa_device_of, user_has_mfa
 from mfa.throttling import CodeFailureRateThrottle, LoginRateThrottle, RefreshRateThrottle
 
 
 class BaseViewSet(viewsets.GenericViewSet):
+    """Bearer-token authentication only; no response is ever cached (they carry secrets,
+    codes or tokens); wrong codes also count towards the per-IP failure throttle."""
+
     # Per-action status overrides for mfa error codes (read by mfa.exception_handler).
     mfa_error_status: dict[str, int] = {}
     # Actions a user who must enrol (MFA["REQUIRED"], grace over) may still call.
     allow_without_required_mfa = False
-
-    """Bearer-token authentication only; no response is ever cached (they carry secrets,
-    codes or tokens); wrong codes also count towards the per-IP failure throttle."""
 
     authentication_classes = [SessionJWTAuthentication]
     permission_classes = [IsAuthenticated]
@@ -70,7 +70,7 @@ class BaseViewSet(viewsets.GenericViewSet):
 
 
 def me_payload(user: Any) -> dict[str, Any]:
-    device = getattr(user, "mfa_device", None) if user_has_mfa(user) else None
+    device = mfa_device_of(user) if user_has_mfa(user) else None
     return {
         "id": str(user.pk),
         "email": getattr(user, user.get_email_field_name(), "") or "",
