@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User, normalize_email
-from mfa.serializers import PasswordField
+from mfa.api.serializers import PasswordField
 
 
 class RegisterSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.serializers import RegisterSerializer
-from mfa.openapi import BAD_REQUEST_SCHEMA, ErrorSerializer
+from mfa.api.openapi import BAD_REQUEST_SCHEMA, ErrorSerializer
 from mfa.throttling import RegisterRateThrottle
 
 

@@ -7,8 +7,10 @@ from django.views import csrf, defaults
 from django.views.decorators.csrf import csrf_exempt
 
 from authsite.middleware import is_api, json_error
+from mfa.middleware import mfa_json
 
 
+@mfa_json
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
     return json_error("Not found.", "not_found", 404)

@@ -14,24 +14,24 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from mfa import flows, sessions
 from mfa.exceptions import SessionNotFound
-from mfa.http import client_of
-from mfa.models import AuthSession, SecurityEvent
-from mfa.permissions import mfa_device_of
+from mfa.factors import totp_device_of
+from mfa.http import client_info
+from mfa.models import AuthSession, RevokeReason, SecurityEvent, TOTPDevice
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
-    title = "MFA"
+    title = _("MFA")
     parameter_name = "mfa"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("on", "Enabled"), ("off", "Not enabled")]
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("on", _("Enabled")), ("off", _("Not enabled"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        from mfa.models import TOTPDevice
-
         enabled = TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True)
         if self.value() == "on":
             return queryset.filter(pk__in=list(enabled))
@@ -60,27 +60,27 @@ class MFAUserAdminMixin:
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)  # type: ignore[misc]
         if request.user.has_perm("mfa.delete_totpdevice") or request.user.is_superuser:
-            actions["reset_mfa"] = (MFAUserAdminMixin.reset_mfa, "reset_mfa", "Reset MFA")
+            actions["reset_mfa"] = (MFAUserAdminMixin.reset_mfa, "reset_mfa", _("Reset MFA"))
         return actions
 
-    @admin.display(boolean=True, description="MFA")
+    @admin.display(boolean=True, description=_("MFA"))
     def mfa_enabled(self, user: Any) -> bool:
-        device = mfa_device_of(user)
+        device = totp_device_of(user)
         return bool(device and device.confirmed)
 
-    @admin.display(description="MFA enabled at")
+    @admin.display(description=_("MFA enabled at"))
     def mfa_enabled_at(self, user: Any) -> Any:
-        device = mfa_device_of(user)
+        device = totp_device_of(user)
         return device.confirmed_at if device and device.confirmed else None
 
-    @admin.display(description="MFA last used")
+    @admin.display(description=_("MFA last used"))
     def mfa_last_used_at(self, user: Any) -> Any:
-        device = mfa_device_of(user)
+        device = totp_device_of(user)
         return device.last_used_at if device and device.confirmed else None
 
-    @admin.display(description="Recovery codes left")
+    @admin.display(description=_("Recovery codes left"))
     def mfa_recovery_codes_left(self, user: Any) -> Any:
-        device = mfa_device_of(user)
+        device = totp_device_of(user)
         return device.recovery_codes_left if device and device.confirmed else None
 
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
@@ -88,7 +88,7 @@ class MFAUserAdminMixin:
         after a confirmation page. Recorded in the admin log and as the mfa_disabled signal."""
         if request.POST.get("post") == "yes":
             now = timezone.now()
-            client = client_of(request)
+            client = client_info(request)
             count = 0
             for user in queryset:
                 flows.remove_mfa(user, now=now, client=client, by_admin=True)
@@ -96,12 +96,17 @@ class MFAUserAdminMixin:
                     request, user, "Reset MFA: removed TOTP device and recovery codes, ended sessions."
                 )
                 count += 1
-            self.message_user(request, f"MFA was reset for {count} user(s).", messages.SUCCESS)  # type: ignore[attr-defined]
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                ngettext("MFA was reset for %(count)d user.", "MFA was reset for %(count)d users.", count)
+                % {"count": count},
+                messages.SUCCESS,
+            )
             return None
         opts = self.model._meta  # type: ignore[attr-defined]
         context = {
             **self.admin_site.each_context(request),  # type: ignore[attr-defined]
-            "title": "Reset MFA?",
+            "title": gettext("Reset MFA?"),
             "queryset": queryset,
             "opts": opts,
             "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -133,21 +138,27 @@ class AuthSessionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="User agent")
+    @admin.display(description=_("User agent"))
     def short_agent(self, session: AuthSession) -> str:
         return session.user_agent[:60]
 
-    @admin.action(description="Revoke selected sessions", permissions=["delete"])
+    @admin.action(description=_("Revoke selected sessions"), permissions=["delete"])
     def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
-        now, client, count = timezone.now(), client_of(request), 0
+        now, client, count = timezone.now(), client_info(request), 0
         for row in queryset.filter(revoked_at=None).select_related("user"):
             try:
-                sessions.revoke_session(row.user, str(row.pk), now=now, client=client, reason="admin")
+                sessions.revoke_session(
+                    row.user, str(row.pk), now=now, client=client, reason=RevokeReason.ADMIN
+                )
             except SessionNotFound:  # ended meanwhile
                 continue
             self.log_change(request, row, "Revoked session.")
             count += 1
-        self.message_user(request, f"{count} session(s) revoked.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d session revoked.", "%(count)d sessions revoked.", count) % {"count": count},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(SecurityEvent)

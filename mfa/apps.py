@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MFAConfig(AppConfig):
     name = "mfa"
-    verbose_name = "Multi-factor authentication"
+    verbose_name = _("Multi-factor authentication")
     default_auto_field = "django.db.models.BigAutoField"  # unused: every mfa model has a UUID pk
 
     def ready(self) -> None:
@@ -12,7 +13,7 @@ class MFAConfig(AppConfig):
         from django.db.models.signals import pre_save
 
         from mfa import checks  # noqa: F401  (registers the system checks)
-        from mfa.middleware import on_user_logged_in
+        from mfa.pages.state import on_user_logged_in
         from mfa.receivers import end_sessions_on_deactivation, end_sessions_on_password_change
 
         user_logged_in.connect(on_user_logged_in, dispatch_uid="mfa.on_user_logged_in")

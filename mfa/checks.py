@@ -1,12 +1,22 @@
-"""System checks for a host site's configuration."""
+"""System checks for a host site's configuration.
+
+- mfa.E001: simplejwt's password-only token views routed (a side door around MFA and sessions).
+- mfa.E002: PartialLoginMiddleware without mfa's pages in the URLconf.
+- mfa.E003: one MFA setting given under two of its names (ENROLMENT_LIFETIME and ENROLLMENT_LIFETIME).
+- mfa.W001: the JWT signing key is SECRET_KEY or shorter than 256 bits.
+- mfa.W002: an unknown key in the MFA settings dict (a typo is otherwise silently ignored).
+"""
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import URLPattern, URLResolver, get_resolver
+
+from mfa import conf
 
 FORBIDDEN_VIEWS = {
     "rest_framework_simplejwt.views.TokenObtainPairView",
@@ -71,13 +81,14 @@ def check_signing_key(app_configs: Any = None, **kwargs: Any) -> list:
 
 
 MIDDLEWARE_PATH = "mfa.middleware.PartialLoginMiddleware"
+MIDDLEWARE_PATHS = {MIDDLEWARE_PATH, "mfa.pages.middleware.PartialLoginMiddleware"}
 
 
 @register(Tags.urls)
 def check_middleware_has_pages(app_configs: Any = None, **kwargs: Any) -> list:
     """mfa.E002: PartialLoginMiddleware sends a half-signed-in browser to the challenge page of
     mfa.pages_urls; without those URLs the first MFA user to sign in would get a server error."""
-    if MIDDLEWARE_PATH not in getattr(settings, "MIDDLEWARE", []):
+    if not MIDDLEWARE_PATHS & set(getattr(settings, "MIDDLEWARE", [])):
         return []
     from django.urls import NoReverseMatch, reverse
 
@@ -95,3 +106,27 @@ def check_middleware_has_pages(app_configs: Any = None, **kwargs: Any) -> list:
     except Exception:  # noqa: BLE001 - a broken URLconf is reported by Django's own checks
         return []
     return []
+
+
+@register()
+def check_mfa_settings_keys(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.W002: unknown keys in settings.MFA; mfa.E003: a key set under two of its names."""
+    user = conf.user_settings()
+    messages: list = []
+    for key in conf.unknown_keys(user):
+        close = difflib.get_close_matches(key, [*conf.DEFAULTS, *conf.ALIASES], n=1)
+        hint = f"Did you mean {close[0]!r}?" if close else "See docs/using-mfa.md for every MFA option."
+        messages.append(
+            Warning(f"MFA[{key!r}] is not an mfa setting; it is ignored.", hint=hint, id="mfa.W002")
+        )
+    for key in conf.DEFAULTS:
+        given = conf.given_names(key, user)
+        if len(given) > 1:
+            messages.append(
+                Error(
+                    f"MFA sets {key} under several names: {', '.join(given)}.",
+                    hint=f"Keep one of them ({key} is the canonical name).",
+                    id="mfa.E003",
+                )
+            )
+    return messages

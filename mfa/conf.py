@@ -1,7 +1,11 @@
 """The mfa app's settings: one ``MFA = {...}`` dict in the host's settings, merged over DEFAULTS.
 
 Values are read at call time (``mfa_settings.ISSUER``), never copied at import, and the cache is
-dropped when a test changes ``settings.MFA``.
+dropped when a test changes ``settings.MFA``. A key may be spelt with either English spelling
+where it has one (``ENROLMENT_LIFETIME`` / ``ENROLLMENT_LIFETIME``), and a renamed key keeps
+working under its old name (ALIASES). Unknown keys are reported by the system check ``mfa.W002``.
+
+This module imports nothing else of mfa, so any module may read settings.
 """
 
 from __future__ import annotations
@@ -14,12 +18,13 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 DEFAULTS: dict[str, Any] = {
-    # Shown by authenticator apps above the account name (Key Uri Format "issuer").
-    "ISSUER": "AuthSite",
+    # Shown by authenticator apps above the account name (Key Uri Format "issuer"); None: the
+    # site's name (django.contrib.sites when installed, else the project's name), per the adapter.
+    "ISSUER": None,
     # Time steps accepted either side of the server's step (RFC 6238 5.2 recommends at most 1).
     "TOTP_DRIFT_STEPS": 1,
-    # A pending (unconfirmed) setup expires after this long (NIST 800-63B 4.1.2.1: at most 10 min).
-    "SETUP_LIFETIME": timedelta(minutes=10),
+    # A pending (unconfirmed) enrolment expires after this long (NIST 800-63B 4.1.2.1: at most 10 min).
+    "ENROLMENT_LIFETIME": timedelta(minutes=10),
     # Consecutive wrong codes before the backoff starts; the first wait; the longest wait.
     "LOCKOUT_THRESHOLD": 5,
     "LOCKOUT_BASE_SECONDS": 30,
@@ -46,7 +51,8 @@ DEFAULTS: dict[str, Any] = {
     "IP_RATES": {"register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour"},
     # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (0: none).
     "TRUSTED_PROXIES": 0,
-    # Mandatory MFA: None (optional for everyone), "staff", "all", or a list of group names.
+    # Mandatory MFA: None (optional for everyone), "staff", "all", or a list of group names
+    # (the adapter's is_mfa_required() applies it; a host may decide otherwise).
     "REQUIRED": None,
     # Days a user who falls under REQUIRED may still work without MFA (reminded on every page),
     # counted from the later of REQUIRED_SINCE (an ISO date, when the policy started) and the
@@ -57,7 +63,35 @@ DEFAULTS: dict[str, Any] = {
     "ADAPTER": "mfa.adapter.DefaultMFAAdapter",
 }
 
+# Other accepted names of a key: the other English spelling, and names from earlier releases.
+ALIASES: dict[str, str] = {
+    "ENROLLMENT_LIFETIME": "ENROLMENT_LIFETIME",
+    "SETUP_LIFETIME": "ENROLMENT_LIFETIME",  # its name up to 0.1.0
+}
+
 IMPORT_STRINGS = {"ADAPTER"}
+
+
+def user_settings() -> dict[str, Any]:
+    """The host's ``settings.MFA`` dict (empty when unset)."""
+    value = getattr(settings, "MFA", None)
+    return value if isinstance(value, dict) else {}
+
+
+def names_for(key: str) -> list[str]:
+    """``key`` and every alias of it, canonical name first."""
+    return [key, *(alias for alias, canonical in ALIASES.items() if canonical == key)]
+
+
+def given_names(key: str, user: dict[str, Any] | None = None) -> list[str]:
+    """The names under which the host set ``key`` (several means a conflict, see checks)."""
+    user = user_settings() if user is None else user
+    return [name for name in names_for(key) if name in user]
+
+
+def unknown_keys(user: dict[str, Any] | None = None) -> list[str]:
+    user = user_settings() if user is None else user
+    return sorted(str(k) for k in user if k not in DEFAULTS and k not in ALIASES)
 
 
 class MFASettings:
@@ -73,8 +107,9 @@ class MFASettings:
             return self._cache[name]
         except KeyError:
             pass
-        user = getattr(settings, "MFA", {}) or {}
-        value = user.get(name, DEFAULTS[name])
+        user = user_settings()
+        given = given_names(name, user)
+        value = user[given[0]] if given else DEFAULTS[name]
         if name == "IP_RATES":
             value = {**DEFAULTS["IP_RATES"], **(value or {})}
         if name in IMPORT_STRINGS and isinstance(value, str):
@@ -90,11 +125,8 @@ mfa_settings = MFASettings()
 
 
 def _reload(*, setting: str, **kwargs: Any) -> None:
-    if setting in {"MFA", "SECRET_KEY", "SIMPLE_JWT"}:
+    if setting == "MFA":
         mfa_settings.reload()
-        from mfa import crypto
-
-        crypto.reset_keys()
 
 
 setting_changed.connect(_reload)

@@ -1,9 +1,13 @@
-"""Encryption of TOTP secrets at rest, with key rotation (Fernet / MultiFernet from cryptography).
+"""Encryption of TOTP secrets at rest, with key rotation (Fernet / MultiFernet from cryptography),
+and keyed lookup tags (HMAC-SHA256).
 
 Keys come from ``MFA["ENCRYPTION_KEYS"]``, newest first: a Fernet key (32 bytes, URL-safe base64)
 is used as is, any other string is stretched with HKDF-SHA256. Without keys, one is derived from
 SECRET_KEY. Encryption always uses the first key; decryption tries each in turn, so adding a new
 key in front and running ``manage.py mfa_rotate_keys`` re-encrypts every secret.
+
+The derived keys are cached by the key material they come from, so a change of settings (in a
+test, say) simply reaches new cache entries: nothing needs to tell this module about it.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from django.core.exceptions import ImproperlyConfigured
 from mfa.conf import mfa_settings
 
 
+class DecryptionError(Exception):
+    """A stored secret could not be decrypted with any configured key."""
+
+
 def _derive(material: str, info: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
         material.encode("utf-8")
@@ -39,30 +47,27 @@ def _fernet_key(key: str) -> bytes:
     return base64.urlsafe_b64encode(_derive(key, b"mfa.totp-secret"))
 
 
-@lru_cache(maxsize=1)
-def _fernet() -> MultiFernet:
+def _configured_keys() -> tuple[str, ...]:
     keys = mfa_settings.ENCRYPTION_KEYS or [settings.SECRET_KEY]
     if isinstance(keys, (str, bytes)):
         # A bare string would be read one character per key, and secrets encrypted with a key
         # stretched from its first character alone.
         raise ImproperlyConfigured('MFA["ENCRYPTION_KEYS"] must be a list of keys, newest first: [key].')
+    return tuple(keys)
+
+
+@lru_cache(maxsize=8)
+def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
     return MultiFernet([Fernet(_fernet_key(k)) for k in keys])
 
 
-@lru_cache(maxsize=1)
-def _hmac_key() -> bytes:
-    """Key for lookup tags (recovery codes, token fingerprints): derived, never stored."""
-    return _derive(settings.SECRET_KEY, b"mfa.lookup-tag")
+def _fernet() -> MultiFernet:
+    return _multi_fernet(_configured_keys())
 
 
-def reset_keys() -> None:
-    """Forget cached keys (called when settings change, e.g. in tests)."""
-    _fernet.cache_clear()
-    _hmac_key.cache_clear()
-
-
-class DecryptionError(Exception):
-    """A stored secret could not be decrypted with any configured key."""
+@lru_cache(maxsize=8)
+def _hmac_key(secret_key: str) -> bytes:
+    return _derive(secret_key, b"mfa.lookup-tag")
 
 
 def encrypt(text: str) -> str:
@@ -82,6 +87,9 @@ def rotate(token: str) -> str:
 
 
 def lookup_tag(value: str, *, purpose: str) -> str:
-    """A keyed, deterministic tag of ``value`` (hex HMAC-SHA256), for equality lookups."""
+    """A keyed, deterministic tag of ``value`` (hex HMAC-SHA256), for equality lookups.
+
+    The key is derived from SECRET_KEY and never stored (recovery codes, token fingerprints).
+    """
     msg = f"{purpose}\x00{value}".encode()
-    return hmac.new(_hmac_key(), msg, hashlib.sha256).hexdigest()
+    return hmac.new(_hmac_key(settings.SECRET_KEY), msg, hashlib.sha256).hexdigest()

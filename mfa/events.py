@@ -1,5 +1,9 @@
 """Security events: each is stored as a SecurityEvent, logged, and sent as a signal.
 
+``EVENTS`` is the one registry of event types: for each, the signal it sends and the keyword
+arguments that go with it. ``emit`` refuses details that differ from the registry, so a type, its
+signal and its documented arguments (docs/using-mfa.md, "Signals") cannot drift apart.
+
 Callers pass only facts that are safe to keep forever: never a secret, code, password or token.
 """
 
@@ -13,27 +17,58 @@ from django.contrib.auth import get_user_model
 from django.dispatch import Signal
 from django.utils import timezone
 
-from mfa.models import SecurityEvent
+from mfa import signals
+from mfa.models import EventType, SecurityEvent
 
 logger = logging.getLogger("mfa.events")
 
 
 @dataclass(frozen=True)
-class Client:
+class ClientInfo:
     """What is known about the caller: its IP address and user agent (either may be empty)."""
 
     ip: str | None = None
     user_agent: str = ""
 
 
-NO_CLIENT = Client()
+# A caller with nothing to report (a management command, a signal receiver).
+UNKNOWN_CLIENT = ClientInfo()
 
 
-def emit(signal: Signal | None, event_type: str, user: Any, client: Client, **details: Any) -> None:
-    """Store the audit record, log one line, then send ``signal`` (if any) with the details."""
+@dataclass(frozen=True)
+class EventSpec:
+    signal: Signal
+    # Keyword arguments sent with the signal (besides sender, user, ip, user_agent) and stored as
+    # the event's details.
+    args: tuple[str, ...] = ()
+
+
+EVENTS: dict[EventType, EventSpec] = {
+    EventType.LOGIN: EventSpec(signals.login_succeeded, ("session_id", "amr")),
+    EventType.LOGIN_FAILED: EventSpec(signals.login_failed, ("consecutive_failures",)),
+    EventType.MFA_ENABLED: EventSpec(signals.mfa_enabled),
+    EventType.MFA_DISABLED: EventSpec(signals.mfa_disabled, ("by_admin",)),
+    EventType.MFA_FAILED: EventSpec(signals.mfa_failed, ("method", "failure_count")),
+    EventType.MFA_LOCKED: EventSpec(signals.mfa_locked, ("retry_after",)),
+    EventType.RECOVERY_CODE_USED: EventSpec(signals.recovery_code_used, ("remaining",)),
+    EventType.RECOVERY_CODES_REGENERATED: EventSpec(signals.recovery_codes_regenerated),
+    EventType.REFRESH_REUSE: EventSpec(signals.refresh_reuse_detected, ("session_id",)),
+    EventType.SESSION_REVOKED: EventSpec(signals.session_revoked, ("session_id", "reason")),
+    EventType.SESSIONS_REVOKED: EventSpec(signals.session_revoked, ("session_id", "count", "reason")),
+}
+
+
+def emit(event_type: EventType, user: Any, client: ClientInfo, **details: Any) -> None:
+    """Store the audit record, log one line, then send the event type's signal with the details.
+
+    Raises TypeError when ``details`` are not exactly the registry's arguments for the type.
+    """
+    spec = EVENTS[event_type]
+    if set(details) != set(spec.args):
+        raise TypeError(f"event {event_type} takes {spec.args}, got {tuple(sorted(details))}")
     SecurityEvent.objects.create(
         created_at=timezone.now(),
-        type=event_type,
+        type=event_type.value,
         user=user if user is not None and user.pk is not None else None,
         ip=client.ip,
         user_agent=client.user_agent[:512],
@@ -41,16 +76,15 @@ def emit(signal: Signal | None, event_type: str, user: Any, client: Client, **de
     )
     logger.info(
         "security event %s user=%s ip=%s %s",
-        event_type,
+        event_type.value,
         getattr(user, "pk", None),
         client.ip,
         " ".join(f"{k}={v}" for k, v in sorted(details.items())),
     )
-    if signal is not None:
-        signal.send(
-            sender=get_user_model(),
-            user=user,
-            ip=client.ip,
-            user_agent=client.user_agent,
-            **details,
-        )
+    spec.signal.send(
+        sender=get_user_model(),
+        user=user,
+        ip=client.ip,
+        user_agent=client.user_agent,
+        **details,
+    )

@@ -1,81 +1,100 @@
 """Errors of the mfa domain, each with a stable ``code`` and a default HTTP status.
 
-Domain modules raise these; mfa.exception_handler turns them into ``{"detail": str, "code": str}``
+Domain modules raise these; mfa.api.exception_handler turns them into ``{"detail": str, "code": str}``
 (a view may override the status per code, e.g. a wrong code is 401 at mfa/login/verify but 400 on
-endpoints that already hold an access token).
+endpoints that already hold an access token), and the pages put ``detail`` on their forms.
+
+``detail`` is the adapter's message for ``message_key`` (by default the code), in the active
+language, unless a message was given when raising.
 """
 
 from __future__ import annotations
 
 import math
 from http import HTTPStatus
+from typing import Any
+
+from mfa.adapter import get_adapter
 
 
 class MFAError(Exception):
     code = "mfa_error"
     status_code = HTTPStatus.BAD_REQUEST
-    message = "The request could not be completed."
+    # Key of the message in the adapter's error_messages; None: the code.
+    message_key: str | None = None
 
-    def __init__(self, message: str | None = None) -> None:
-        super().__init__(message or self.message)
-        self.detail = message or self.message
+    def __init__(self, message: str | None = None, **params: Any) -> None:
+        super().__init__(message or self.code)
+        self._message = message
+        self.params = params
+
+    @property
+    def detail(self) -> str:
+        if self._message is not None:
+            return str(self._message)
+        return get_adapter().get_error_message(self.message_key or self.code, **self.params)
 
 
 class InvalidCode(MFAError):
     code = "invalid_code"
-    message = "Invalid code."
+
+
+class TOTPDisabled(InvalidCode):
+    """A TOTP code after MFA["TOTP_MAX_FAILURES"] consecutive failures: refused unread."""
+
+    message_key = "totp_disabled"
 
 
 class InvalidPassword(MFAError):
     code = "invalid_password"
-    message = "Invalid password."
 
 
 class InvalidCredentials(MFAError):
     code = "invalid_credentials"
     status_code = HTTPStatus.UNAUTHORIZED
-    message = "Invalid email or password."
 
 
 class InvalidMFAToken(MFAError):
     code = "invalid_mfa_token"
     status_code = HTTPStatus.UNAUTHORIZED
-    message = "The MFA token is invalid, expired or already used. Log in again."
 
 
 class InvalidToken(MFAError):
     code = "token_not_valid"
     status_code = HTTPStatus.UNAUTHORIZED
-    message = "Token is invalid or expired."
 
 
 class LockedOut(MFAError):
+    """Too many wrong codes for this user: wait ``retry_after`` seconds (the code lockout)."""
+
     code = "mfa_locked"
     status_code = HTTPStatus.TOO_MANY_REQUESTS
-    message = "Too many wrong codes. Try again later."
 
     def __init__(self, retry_after: float, message: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = max(1, math.ceil(retry_after))
 
 
+class LoginLocked(LockedOut):
+    """Too many wrong passwords for this username: wait ``retry_after`` seconds (the password
+    backoff). A LockedOut with its own code, so clients can tell the two apart."""
+
+    code = "login_locked"
+
+
 class NoPendingSetup(MFAError):
     code = "no_pending_setup"
-    message = "There is no pending MFA setup. Call mfa/setup first."
 
 
 class MFAAlreadyEnabled(MFAError):
     code = "mfa_already_enabled"
     status_code = HTTPStatus.CONFLICT
-    message = "MFA is already enabled. Disable it first to enrol a new authenticator."
 
 
 class MFANotEnabled(MFAError):
     code = "mfa_not_enabled"
-    message = "MFA is not enabled for this account."
 
 
 class SessionNotFound(MFAError):
     code = "not_found"
     status_code = HTTPStatus.NOT_FOUND
-    message = "Not found."

@@ -1,8 +1,8 @@
 """The MFA use cases: password login, enrolment, second-factor login, disable, new recovery codes.
 
 No HTTP here: callers pass values (``now``, ``client``) and get values back or an
-``mfa.exceptions`` error. Views, the browser login, the admin and management commands all call
-these functions.
+``mfa.exceptions`` error. The JSON API, the browser pages, the admin and management commands all
+call these functions, so every door applies the same rules.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError
 from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings
 
-from mfa import crypto, lockout, password_lockout, recovery, sessions, signals, tokens, totp
+from mfa import crypto, factors, lockout, password_lockout, sessions, tokens
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
-from mfa.events import Client, emit
+from mfa.events import ClientInfo, emit
 from mfa.exceptions import (
     InvalidCode,
     InvalidCredentials,
@@ -29,11 +28,13 @@ from mfa.exceptions import (
     MFAAlreadyEnabled,
     MFANotEnabled,
     NoPendingSetup,
+    TOTPDisabled,
 )
-from mfa.models import AuthSession, RecoveryCode, TOTPDevice
+from mfa.factors import Method
+from mfa.methods import recovery_codes, totp
+from mfa.models import AuthSession, EventType, RecoveryCode, RevokeReason, TOTPDevice
 from mfa.sessions import TokenPair
-
-METHODS = ["totp", "recovery_code"]
+from mfa.tokens import AMR
 
 
 @dataclass(frozen=True)
@@ -41,51 +42,46 @@ class MFAChallenge:
     """A correct password for a user with MFA on: only an mfa_token, no session yet."""
 
     mfa_token: str
-    methods: list[str]
-
-
-def confirmed_device(user: Any) -> TOTPDevice | None:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).first()
-
-
-def has_mfa(user: Any) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    methods: list[Method]
 
 
 # --- Login ------------------------------------------------------------------------------------------
 
 
-def check_password_login(username: str, password: str, *, now: datetime, client: Client) -> Any:
+def check_password_login(username: str, password: str, *, now: datetime, client: ClientInfo) -> Any:
     """The user whose USERNAME_FIELD and password match, or InvalidCredentials.
 
+    The one password check of every login door (the API's ``login``, the pages' sign-in form).
     Django's ModelBackend hashes the password for unknown users too, so both failures take about
     the same time; inactive users fail the same way. Repeated failures for one username back off
-    (mfa.password_lockout): LockedOut, right password or not.
+    (mfa.password_lockout): LoginLocked, right password or not. Each failure is a ``login_failed``
+    event.
     """
     password_lockout.ensure_allowed(username, now=now)
     field = get_user_model().USERNAME_FIELD
     user = authenticate(None, **{field: username, "password": password})
     if user is None:
         failures = password_lockout.record_failure(username, now=now)
-        emit(signals.login_failed, "login_failed", None, client, consecutive_failures=failures)
+        emit(EventType.LOGIN_FAILED, None, client, consecutive_failures=failures)
         raise InvalidCredentials()
     password_lockout.clear(username)
     return user
 
 
 def password_login(
-    username: str, password: str, *, now: datetime, client: Client
+    username: str, password: str, *, now: datetime, client: ClientInfo
 ) -> TokenPair | MFAChallenge:
-    """Step one of a login: a session (MFA off) or an mfa_token to exchange with a code."""
+    """Step one of an API login: a session (MFA off) or an mfa_token to exchange with a code."""
     user = check_password_login(username, password, now=now, client=client)
-    if has_mfa(user):
-        return MFAChallenge(tokens.make_mfa_token(user), list(METHODS))
-    return sessions.start_session(user, amr=["pwd"], now=now, client=client)
+    methods = factors.second_factors_of(user)
+    if methods:
+        return MFAChallenge(tokens.make_mfa_token(user), methods)
+    return sessions.create_session_and_tokens(user, amr=[AMR.PASSWORD], now=now, client=client)
 
 
 def _verify_second_factor(
-    device: TOTPDevice, code: str, *, now: datetime, client: Client
-) -> list[str]:
+    device: TOTPDevice, code: str, *, now: datetime, client: ClientInfo
+) -> list[AMR]:
     """Accept a TOTP code or a recovery code for a confirmed device; returns the amr to add.
 
     Locked users are refused before anything is checked; a wrong code counts towards the lockout.
@@ -96,24 +92,24 @@ def _verify_second_factor(
         if lockout.totp_disabled(device):
             # NIST SP 800-63B 3.2.2: at most 100 consecutive failures, then the authenticator is
             # disabled; a recovery code (which resets the count) brings it back.
-            lockout.record_failure(device, now=now, client=client, method="totp")
-            raise InvalidCode(lockout.TOTP_DISABLED_MESSAGE)
+            lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
+            raise TOTPDisabled()
         step = totp.matching_step(
             totp.device_secret(device), six, now=now, after_step=device.last_step
         )
         if step is not None and totp.accept_step(device, step, now=now):
-            return ["otp"]
-        lockout.record_failure(device, now=now, client=client, method="totp")
+            return [AMR.OTP]
+        lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()
-    remaining = recovery.consume(device.user, device, code, now=now)
+    remaining = recovery_codes.consume(device.user, device, code, now=now)
     if remaining is None:
-        lockout.record_failure(device, now=now, client=client, method="recovery_code")
+        lockout.record_failure(device, now=now, client=client, method=Method.RECOVERY_CODE)
         raise InvalidCode()
-    emit(signals.recovery_code_used, "recovery_code_used", device.user, client, remaining=remaining)
-    return ["otp", "rcode"]
+    emit(EventType.RECOVERY_CODE_USED, device.user, client, remaining=remaining)
+    return [AMR.OTP, AMR.RECOVERY_CODE]
 
 
-def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Client) -> TokenPair:
+def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: ClientInfo) -> TokenPair:
     """Step two: exchange a valid mfa_token and a correct code for a session and tokens.
 
     The mfa_token is used up only by a success (its id is stored with a unique insert).
@@ -122,7 +118,7 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         token = tokens.MFAToken(mfa_token)
     except TokenError:
         raise InvalidMFAToken() from None
-    user_id, jti = token.get(api_settings.USER_ID_CLAIM), str(token.get("jti"))
+    user_id, jti = token.get(tokens.user_id_claim()), str(token.get("jti"))
     device = None
     if isinstance(user_id, (str, int)):
         # One query: the device, its user, and whether this mfa_token already completed a login
@@ -140,40 +136,43 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         or token.get("pwf") != tokens.password_fingerprint(device.user)
     ):
         raise InvalidMFAToken()
-    amr = ["pwd", *_verify_second_factor(device, code, now=now, client=client)]
+    amr = [AMR.PASSWORD, *_verify_second_factor(device, code, now=now, client=client)]
     try:
         # The unique mfa_jti settles concurrent uses of one mfa_token: one session, at most.
-        return sessions.start_session(device.user, amr=amr, now=now, client=client, mfa_jti=jti)
+        return sessions.create_session_and_tokens(device.user, amr=amr, now=now, client=client, mfa_jti=jti)
     except IntegrityError:
-        if "rcode" in amr:  # the other request won: this recovery code was not needed after all
-            recovery.release(device.user, device, code)
+        if AMR.RECOVERY_CODE in amr:  # the other request won: this recovery code was not needed
+            recovery_codes.release(device.user, device, code)
         raise InvalidMFAToken() from None
 
 
-def verify_browser_login(user: Any, code: str, *, now: datetime, client: Client) -> list[str]:
+def verify_browser_login(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
     """Second step of a browser (cookie session) login: the full ``amr`` on success.
 
     Same rules as mfa/login/verify: replay refused, lockout, recovery codes single use.
     """
     device = _require_confirmed(user)
-    return ["pwd", *_verify_second_factor(device, code, now=now, client=client)]
+    return [AMR.PASSWORD, *_verify_second_factor(device, code, now=now, client=client)]
+
+
+# --- Enrolment and management --------------------------------------------------------------------
+
+
+def _enrolment(user: Any, secret: str) -> totp.Enrolment:
+    adapter = get_adapter()
+    uri = totp.provisioning_uri(secret, adapter.get_account_name(user), adapter.get_issuer(user))
+    return totp.Enrolment(secret=secret, otpauth_uri=uri)
 
 
 def current_enrolment(user: Any, *, now: datetime) -> totp.Enrolment:
     """The pending enrolment to show on a page: the unexpired pending secret if there is one
     (it is not yet in use, so showing it again is safe), else a new one."""
-    device = TOTPDevice.objects.filter(user=user).first()
+    device = factors.totp_device_of(user)
     if device is not None and device.confirmed:
         raise MFAAlreadyEnabled()
-    if device is not None and device.setup_at + mfa_settings.SETUP_LIFETIME > now:
-        adapter = get_adapter()
-        secret = totp.device_secret(device)
-        uri = totp.provisioning_uri(secret, adapter.get_account_name(user), adapter.get_issuer(user))
-        return totp.Enrolment(secret=secret, otpauth_uri=uri)
+    if device is not None and device.setup_at + mfa_settings.ENROLMENT_LIFETIME > now:
+        return _enrolment(user, totp.device_secret(device))
     return start_setup(user, now=now)
-
-
-# --- Enrolment and management --------------------------------------------------------------------
 
 
 def start_setup(user: Any, *, now: datetime) -> totp.Enrolment:
@@ -196,13 +195,11 @@ def start_setup(user: Any, *, now: datetime) -> totp.Enrolment:
         encrypted_secret=encrypted, setup_at=now, last_step=0
     ):
         raise MFAAlreadyEnabled()
-    adapter = get_adapter()
-    uri = totp.provisioning_uri(secret, adapter.get_account_name(user), adapter.get_issuer(user))
-    return totp.Enrolment(secret=secret, otpauth_uri=uri)
+    return _enrolment(user, secret)
 
 
 def confirm_setup(
-    user: Any, code: str, *, now: datetime, client: Client, keep_session_id: Any = None
+    user: Any, code: str, *, now: datetime, client: ClientInfo, keep_session_id: Any = None
 ) -> list[str]:
     """Turn MFA on with a first correct code; returns the first recovery codes.
 
@@ -212,7 +209,7 @@ def confirm_setup(
     device = TOTPDevice.objects.filter(user=user).first()
     if device is not None and device.confirmed:
         raise MFAAlreadyEnabled()
-    if device is None or device.setup_at + mfa_settings.SETUP_LIFETIME <= now:
+    if device is None or device.setup_at + mfa_settings.ENROLMENT_LIFETIME <= now:
         raise NoPendingSetup()
     device.user = user
     lockout.ensure_not_locked(device, now=now)
@@ -221,19 +218,19 @@ def confirm_setup(
     if six is not None:
         step = totp.matching_step(totp.device_secret(device), six, now=now, after_step=device.last_step)
     if step is None or not totp.accept_step(device, step, now=now, confirm=True):
-        lockout.record_failure(device, now=now, client=client, method="totp")
+        lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()
-    codes = recovery.replace_codes(user, device)
+    codes = recovery_codes.replace_codes(user, device)
     sessions.revoke_user_sessions(
-        user, now=now, client=client, reason="mfa_enabled", keep_session_id=keep_session_id
+        user, now=now, client=client, reason=RevokeReason.MFA_ENABLED, keep_session_id=keep_session_id
     )
-    emit(signals.mfa_enabled, "mfa_enabled", user, client)
-    get_adapter().notify(user, "mfa_enabled")
+    emit(EventType.MFA_ENABLED, user, client)
+    get_adapter().notify(user, EventType.MFA_ENABLED)
     return codes
 
 
 def _require_confirmed(user: Any) -> TOTPDevice:
-    device = confirmed_device(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
     if device is None:
         raise MFANotEnabled()
     device.user = user
@@ -241,38 +238,39 @@ def _require_confirmed(user: Any) -> TOTPDevice:
 
 
 def disable(
-    user: Any, password: str, code: str, *, now: datetime, client: Client, keep_session_id: Any = None
+    user: Any, password: str, code: str, *, now: datetime, client: ClientInfo, keep_session_id: Any = None
 ) -> None:
     """Turn MFA off after the password and a current code (TOTP or recovery) are both right."""
     device = _require_confirmed(user)
     lockout.ensure_not_locked(device, now=now)
     if not user.check_password(password):
-        lockout.record_failure(device, now=now, client=client, method="password")
+        lockout.record_failure(device, now=now, client=client, method=Method.PASSWORD)
         raise InvalidPassword()
     _verify_second_factor(device, code, now=now, client=client)
     remove_mfa(user, now=now, client=client, keep_session_id=keep_session_id, by_admin=False)
 
 
 def remove_mfa(
-    user: Any, *, now: datetime, client: Client, keep_session_id: Any = None, by_admin: bool
+    user: Any, *, now: datetime, client: ClientInfo, keep_session_id: Any = None, by_admin: bool
 ) -> None:
     """Delete the user's device and recovery codes and end their other sessions (or all of
     them, for an admin reset). Used by ``disable`` and by the admin's "Reset MFA"."""
     RecoveryCode.objects.filter(user=user).delete()
     TOTPDevice.objects.filter(user=user).delete()
     sessions.revoke_user_sessions(
-        user, now=now, client=client, reason="mfa_reset" if by_admin else "mfa_disabled",
+        user, now=now, client=client,
+        reason=RevokeReason.MFA_RESET if by_admin else RevokeReason.MFA_DISABLED,
         keep_session_id=keep_session_id,
     )
-    emit(signals.mfa_disabled, "mfa_disabled", user, client, by_admin=by_admin)
-    get_adapter().notify(user, "mfa_disabled")
+    emit(EventType.MFA_DISABLED, user, client, by_admin=by_admin)
+    get_adapter().notify(user, EventType.MFA_DISABLED)
 
 
-def regenerate_recovery_codes(user: Any, code: str, *, now: datetime, client: Client) -> list[str]:
+def regenerate_recovery_codes(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[str]:
     """New recovery codes after a current code; every old code stops working."""
     device = _require_confirmed(user)
     _verify_second_factor(device, code, now=now, client=client)
-    codes = recovery.replace_codes(user, device)
-    emit(signals.recovery_codes_regenerated, "recovery_codes_regenerated", user, client)
-    get_adapter().notify(user, "recovery_codes_regenerated")
+    codes = recovery_codes.replace_codes(user, device)
+    emit(EventType.RECOVERY_CODES_REGENERATED, user, client)
+    get_adapter().notify(user, EventType.RECOVERY_CODES_REGENERATED)
     return codes

@@ -1,4 +1,5 @@
-"""Facts about the HTTP client, for audit records and sessions."""
+"""Facts about the HTTP client (IP address, user agent), read from a request by the JSON API, the
+pages and the admin, and handed to the core as a ``ClientInfo`` value."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import ipaddress
 from typing import Any
 
 from mfa.conf import mfa_settings
-from mfa.events import Client
+from mfa.events import ClientInfo
 
 
 def client_ip(request: Any) -> str | None:
@@ -25,8 +26,8 @@ def client_ip(request: Any) -> str | None:
         return None
 
 
-def client_of(request: Any) -> Client:
+def client_info(request: Any) -> ClientInfo:
     agent = request.META.get("HTTP_USER_AGENT", "")
     if not isinstance(agent, str):
         agent = ""
-    return Client(ip=client_ip(request), user_agent=agent[:512])
+    return ClientInfo(ip=client_ip(request), user_agent=agent[:512])

@@ -13,12 +13,21 @@ from datetime import datetime, timedelta
 
 from django.db.models import F
 
-from mfa import signals
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
-from mfa.events import Client, emit
+from mfa.events import ClientInfo, emit
 from mfa.exceptions import LockedOut
-from mfa.models import TOTPDevice
+from mfa.models import EventType, TOTPDevice
+
+
+def backoff_seconds(failure_count: int, threshold: int | None) -> int:
+    """The wait after ``failure_count`` consecutive failures: 0 below ``threshold`` (0 or None: no
+    backoff), then LOCKOUT_BASE_SECONDS doubling with each further failure up to
+    LOCKOUT_MAX_SECONDS. The one schedule of the code lockout and the password backoff."""
+    if not threshold or failure_count < threshold:
+        return 0
+    doublings = min(failure_count - threshold, 32)
+    return min(mfa_settings.LOCKOUT_BASE_SECONDS * 2**doublings, mfa_settings.LOCKOUT_MAX_SECONDS)
 
 
 def ensure_not_locked(device: TOTPDevice, *, now: datetime) -> None:
@@ -28,15 +37,12 @@ def ensure_not_locked(device: TOTPDevice, *, now: datetime) -> None:
 
 
 def wait_seconds(failure_count: int) -> int:
-    """Seconds of lockout after ``failure_count`` consecutive failures (0 below the threshold)."""
-    threshold = mfa_settings.LOCKOUT_THRESHOLD
-    if failure_count < threshold:
-        return 0
-    doublings = min(failure_count - threshold, 32)
-    return min(mfa_settings.LOCKOUT_BASE_SECONDS * 2**doublings, mfa_settings.LOCKOUT_MAX_SECONDS)
+    """Seconds of code lockout after ``failure_count`` consecutive failures (never off: a
+    threshold below 1 counts as 1)."""
+    return backoff_seconds(failure_count, max(1, mfa_settings.LOCKOUT_THRESHOLD or 1))
 
 
-def record_failure(device: TOTPDevice, *, now: datetime, client: Client, method: str) -> int:
+def record_failure(device: TOTPDevice, *, now: datetime, client: ClientInfo, method: str) -> int:
     """Count one wrong code (an atomic increment: concurrent failures are never lost).
 
     Returns the new consecutive failure count; starts or extends the lockout when it is due.
@@ -47,23 +53,18 @@ def record_failure(device: TOTPDevice, *, now: datetime, client: Client, method:
         or 0
     )
     device.failure_count = count
-    emit(signals.mfa_failed, "mfa_failed", device.user, client, method=method, failure_count=count)
+    emit(EventType.MFA_FAILED, device.user, client, method=str(method), failure_count=count)
     wait = wait_seconds(count)
     if wait:
         until = now + timedelta(seconds=wait)
         TOTPDevice.objects.filter(pk=device.pk).update(locked_until=until)
         device.locked_until = until
-        emit(signals.mfa_locked, "mfa_locked", device.user, client, retry_after=wait)
+        emit(EventType.MFA_LOCKED, device.user, client, retry_after=wait)
         if count == mfa_settings.LOCKOUT_THRESHOLD:
             # The password was right (or the caller holds a session) but the codes are not: tell
             # the account owner once per streak (ASVS 6.3.5), not on every guess.
-            get_adapter().notify(device.user, "mfa_locked")
+            get_adapter().notify(device.user, EventType.MFA_LOCKED)
     return count
-
-
-TOTP_DISABLED_MESSAGE = (
-    "Your authenticator app is disabled after too many wrong codes. Use a recovery code."
-)
 
 
 def totp_disabled(device: TOTPDevice) -> bool:

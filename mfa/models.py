@@ -1,4 +1,5 @@
-"""The mfa app's data: TOTP devices, recovery codes, sessions (with used mfa_token ids), audit events.
+"""The mfa app's data: TOTP devices, recovery codes, sessions (with used mfa_token ids), audit events,
+and the fixed vocabularies stored in them (event types, revoke reasons).
 
 Every model has a UUID primary key, so one set of migrations applies on SQLite, PostgreSQL and
 MongoDB (the user's own pk may be an int or an ObjectId: code never assumes either). Only field
@@ -8,12 +9,47 @@ uniques are used: expression constraints are silently not created on MongoDB.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
+from mfa.conf import mfa_settings
 from mfa.indexes import ExpiringIndex
+
+
+class EventType(models.TextChoices):
+    """The ``type`` of a SecurityEvent. mfa.events maps each to the signal it sends."""
+
+    LOGIN = "login", _("Signed in")
+    LOGIN_FAILED = "login_failed", _("Failed sign-in")
+    MFA_ENABLED = "mfa_enabled", _("Two-factor authentication turned on")
+    MFA_DISABLED = "mfa_disabled", _("Two-factor authentication turned off")
+    MFA_FAILED = "mfa_failed", _("Wrong code")
+    MFA_LOCKED = "mfa_locked", _("Code entry locked")
+    RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
+    RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated", _("New recovery codes")
+    REFRESH_REUSE = "refresh_reuse", _("Refresh token reused")
+    SESSION_REVOKED = "session_revoked", _("Session ended")
+    SESSIONS_REVOKED = "sessions_revoked", _("Sessions ended")
+
+
+class RevokeReason(models.TextChoices):
+    """Why a session ended (``AuthSession.revoke_reason``)."""
+
+    LOGOUT = "logout", _("Signed out")
+    LOGOUT_ALL = "logout_all", _("Signed out everywhere")
+    REVOKED = "revoked", _("Ended by the user")
+    ADMIN = "admin", _("Revoked in the admin")
+    ADMIN_COMMAND = "admin_command", _("Ended by a management command")
+    REFRESH_REUSE = "refresh_reuse", _("Refresh token reused")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
+    USER_DEACTIVATED = "user_deactivated", _("Account deactivated")
+    MFA_ENABLED = "mfa_enabled", _("Two-factor authentication turned on")
+    MFA_DISABLED = "mfa_disabled", _("Two-factor authentication turned off")
+    MFA_RESET = "mfa_reset", _("Two-factor authentication reset by an admin")
 
 
 class TOTPDevice(models.Model):
@@ -26,14 +62,16 @@ class TOTPDevice(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_device"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_device",
+        verbose_name=_("user"),
     )
     encrypted_secret = models.TextField(editable=False)
-    confirmed = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    setup_at = models.DateTimeField(default=timezone.now, editable=False)
-    confirmed_at = models.DateTimeField(null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    confirmed = models.BooleanField(_("confirmed"), default=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    # When the current (pending) enrolment started.
+    setup_at = models.DateTimeField(_("enrolment started"), default=timezone.now, editable=False)
+    confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
     # The last accepted RFC 6238 time step: only later steps are accepted (replay defence).
     last_step = models.BigIntegerField(default=0, editable=False)
     failure_count = models.PositiveIntegerField(default=0, editable=False)
@@ -41,7 +79,8 @@ class TOTPDevice(models.Model):
     recovery_codes_left = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
-        verbose_name = "TOTP device"
+        verbose_name = _("TOTP device")
+        verbose_name_plural = _("TOTP devices")
 
     def __str__(self) -> str:
         return f"TOTP device of {self.user}"
@@ -52,7 +91,8 @@ class RecoveryCode(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_recovery_codes"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_recovery_codes",
+        verbose_name=_("user"),
     )
     # HMAC of the normalised code under a server key: finds the one row a guess could match.
     lookup = models.CharField(max_length=64, editable=False)
@@ -61,7 +101,30 @@ class RecoveryCode(models.Model):
     used_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
+        verbose_name = _("recovery code")
+        verbose_name_plural = _("recovery codes")
         indexes = [models.Index(fields=["user", "lookup"], name="mfa_rcode_user_lookup")]
+
+
+def _liveness_cutoffs(now: datetime) -> tuple[datetime, datetime]:
+    """(expires after, last used after): a session is live while it is not revoked, its absolute
+    end is after ``now`` and it was used within the idle timeout. The one statement of the rule,
+    read by the queryset and the instance check alike."""
+    return now, now - mfa_settings.SESSION_IDLE_TIMEOUT
+
+
+class AuthSessionQuerySet(models.QuerySet):
+    def live(self, now: datetime) -> AuthSessionQuerySet:
+        """Sessions that can still be used (not revoked, not expired, not idle)."""
+        expires_after, used_after = _liveness_cutoffs(now)
+        return self.filter(revoked_at=None, expires_at__gt=expires_after, last_used_at__gt=used_after)
+
+    def expired(self, now: datetime) -> AuthSessionQuerySet:
+        """Sessions past their absolute end or idle timeout, revoked or not (``mfa_purge``)."""
+        expires_after, used_after = _liveness_cutoffs(now)
+        return self.filter(
+            models.Q(expires_at__lte=expires_after) | models.Q(last_used_at__lte=used_after)
+        )
 
 
 class AuthSession(models.Model):
@@ -69,27 +132,33 @@ class AuthSession(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions"
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="auth_sessions",
+        verbose_name=_("user"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), default=timezone.now)
     # Absolute end of the session; rotation never moves it (RFC 9700 4.14.2, NIST 800-63B 2.2.3).
-    expires_at = models.DateTimeField()
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True, default="")
+    expires_at = models.DateTimeField(_("expires"))
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
     # RFC 8176 authentication methods, space separated ("pwd", "pwd otp", "pwd otp rcode").
-    amr = models.CharField(max_length=64)
-    auth_time = models.DateTimeField(default=timezone.now)
+    amr = models.CharField(_("authentication methods"), max_length=64)
+    auth_time = models.DateTimeField(_("authenticated at"), default=timezone.now)
     # jti of the only refresh token of this session that may still be exchanged.
     refresh_jti = models.CharField(max_length=64)
     # jti of the mfa_token this login completed: the unique index makes each mfa_token single use
     # (the "used mfa_token ids" record; rows outlive the 5-minute token by far).
     mfa_jti = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    revoke_reason = models.CharField(max_length=32, blank=True, default="")
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoke_reason = models.CharField(
+        _("revoke reason"), max_length=32, blank=True, default="", choices=RevokeReason.choices
+    )
+
+    objects = AuthSessionQuerySet.as_manager()
 
     class Meta:
-        verbose_name = "session"
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
         indexes = [
             models.Index(fields=["user", "revoked_at"], name="mfa_session_user_live"),
             ExpiringIndex(fields=["expires_at"], name="mfa_session_ttl"),
@@ -102,6 +171,11 @@ class AuthSession(models.Model):
     def amr_list(self) -> list[str]:
         return self.amr.split()
 
+    def is_live(self, now: datetime) -> bool:
+        """The queryset's ``live(now)`` rule for this one row (the user's state is not part of it)."""
+        expires_after, used_after = _liveness_cutoffs(now)
+        return self.revoked_at is None and self.expires_at > expires_after and self.last_used_at > used_after
+
 
 class SecurityEvent(models.Model):
     """A persistent audit record of one security event. Never holds a secret, code or token."""
@@ -113,14 +187,17 @@ class SecurityEvent(models.Model):
         null=True,
         blank=True,
         related_name="mfa_security_events",
+        verbose_name=_("user"),
     )
-    type = models.CharField(max_length=40)
-    created_at = models.DateTimeField(default=timezone.now)
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True, default="")
-    details = models.JSONField(default=dict, blank=True)
+    type = models.CharField(_("type"), max_length=40, choices=EventType.choices)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta:
+        verbose_name = _("security event")
+        verbose_name_plural = _("security events")
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["user", "-created_at"], name="mfa_event_user_time")]
 

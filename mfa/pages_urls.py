@@ -1,19 +1,3 @@
-"""Browser pages: ``path("account/", include("mfa.pages_urls"))``."""
+"""The browser pages' URLs, ``include("mfa.pages_urls")`` (documented path; the code is mfa.pages.urls)."""
 
-from django.urls import path
-
-from mfa import views
-
-app_name = "mfa_pages"
-
-urlpatterns = [
-    path("", views.home, name="home"),
-    path("login/", views.login_view, name="login"),
-    path("logout/", views.logout_view, name="logout"),
-    path("challenge/", views.challenge, name="challenge"),
-    path("enrol/", views.enrol, name="enrol"),
-    path("recovery-codes/", views.regenerate_codes, name="regenerate"),
-    path("disable/", views.disable, name="disable"),
-    path("sessions/", views.session_list, name="sessions"),
-    path("sessions/<str:session_id>/end/", views.end_session, name="end_session"),
-]
+from mfa.pages.urls import app_name, urlpatterns  # noqa: F401

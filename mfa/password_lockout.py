@@ -3,9 +3,10 @@
 From the PASSWORD_LOCKOUT_THRESHOLD-th consecutive wrong password for one username (known or not:
 the answer must not tell them apart) that username waits LOCKOUT_BASE_SECONDS, doubling with each
 further failure up to LOCKOUT_MAX_SECONDS; while it waits, right and wrong passwords alike get
-LockedOut (NIST SP 800-63B 3.2.2; ASVS 6.3.1). It is a timed backoff, never permanent, and a
-success clears it. The key is a keyed hash of the normalised username, so the cache holds no
-email addresses. The per-IP throttles (mfa.throttling) are separate.
+LoginLocked, ``login_locked`` (NIST SP 800-63B 3.2.2; ASVS 6.3.1). It is a timed backoff, never
+permanent, and a success clears it. The schedule is the code lockout's (mfa.lockout.backoff_seconds).
+The key is a keyed hash of the normalised username, so the cache holds no email addresses. The
+per-IP throttles (mfa.api.throttling) are separate.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from django.core.cache import cache
 
 from mfa import crypto
 from mfa.conf import mfa_settings
-from mfa.exceptions import LockedOut
+from mfa.exceptions import LoginLocked
+from mfa.lockout import backoff_seconds
 
 # A streak is forgotten a day after it started.
 STREAK_SECONDS = 86400
@@ -27,18 +29,14 @@ def _key(username: str) -> str:
 
 
 def _wait(count: int) -> int:
-    threshold = mfa_settings.PASSWORD_LOCKOUT_THRESHOLD
-    if not threshold or count < threshold:
-        return 0
-    doublings = min(count - threshold, 32)
-    return min(mfa_settings.LOCKOUT_BASE_SECONDS * 2**doublings, mfa_settings.LOCKOUT_MAX_SECONDS)
+    return backoff_seconds(count, mfa_settings.PASSWORD_LOCKOUT_THRESHOLD)
 
 
 def ensure_allowed(username: str, *, now: datetime) -> None:
-    """Raise LockedOut while ``username`` is backing off after wrong passwords."""
+    """Raise LoginLocked while ``username`` is backing off after wrong passwords."""
     until = cache.get(_key(username) + ":until")
     if until and until > now.timestamp():
-        raise LockedOut(until - now.timestamp(), "Too many failed logins. Try again later.")
+        raise LoginLocked(until - now.timestamp())
 
 
 def record_failure(username: str, *, now: datetime) -> int:

@@ -1,28 +1,28 @@
-"""Mandatory MFA: who must have a second factor, and from when (MFA["REQUIRED"])."""
+"""Mandatory MFA: whether a user must enrol now, soon, or not at all.
+
+Who must use MFA is the adapter's call (``is_mfa_required``; by default MFA["REQUIRED"]); this
+module adds the grace period and turns both into an EnrolmentState, which the API's
+authentication and the pages' middleware enforce.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.timezone import is_naive, make_aware
 
+from mfa import factors
+from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 
 
-def is_required_for(user: Any) -> bool:
-    """Whether the policy asks ``user`` to have MFA (whatever the grace period)."""
-    rule = mfa_settings.REQUIRED
-    if not rule or not getattr(user, "is_authenticated", False):
-        return False
-    if rule == "all":
-        return True
-    if rule == "staff":
-        return bool(user.is_staff or user.is_superuser)
-    if isinstance(rule, (list, tuple, set)):
-        return user.groups.filter(name__in=list(rule)).exists()
-    return False
+class EnrolmentState(StrEnum):
+    OK = "ok"  # MFA not required, or already on
+    GRACE = "grace"  # required, but the grace period has not ended: remind
+    REQUIRED = "required"  # required now: only enrolment (and signing out) is allowed
 
 
 def _policy_start() -> datetime | None:
@@ -49,9 +49,12 @@ def grace_ends_at(user: Any) -> datetime | None:
     return max(starts) + timedelta(days=days)
 
 
-def enrolment_state(user: Any, *, has_mfa: bool, now: datetime) -> str:
-    """"ok" (no requirement or MFA on), "grace" (must enrol soon) or "required" (must enrol now)."""
-    if has_mfa or not is_required_for(user):
-        return "ok"
+def enrolment_state(user: Any, *, now: datetime) -> EnrolmentState:
+    """OK (not required, or MFA on), GRACE (must enrol soon) or REQUIRED (must enrol now).
+
+    No query for a user the policy does not cover; one at most otherwise (none when the user's
+    TOTP device was loaded with the user)."""
+    if not get_adapter().is_mfa_required(user) or factors.has_mfa(user):
+        return EnrolmentState.OK
     ends = grace_ends_at(user)
-    return "grace" if ends is not None and now < ends else "required"
+    return EnrolmentState.GRACE if ends is not None and now < ends else EnrolmentState.REQUIRED

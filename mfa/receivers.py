@@ -8,7 +8,8 @@ from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 
 from mfa import sessions
-from mfa.events import NO_CLIENT
+from mfa.events import UNKNOWN_CLIENT
+from mfa.models import RevokeReason
 
 
 def end_sessions_on_password_change(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
@@ -24,7 +25,7 @@ def end_sessions_on_password_change(sender: Any, instance: Any, raw: bool = Fals
     if old_hash is None or check_password(new_raw, old_hash):
         return
     sessions.revoke_user_sessions(
-        instance, now=timezone.now(), client=NO_CLIENT, reason="password_changed"
+        instance, now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.PASSWORD_CHANGED
     )
 
 
@@ -34,5 +35,5 @@ def end_sessions_on_deactivation(sender: Any, instance: Any, raw: bool = False, 
     if raw or instance.pk is None or getattr(instance, "is_active", True):
         return
     sessions.revoke_user_sessions(
-        instance, now=timezone.now(), client=NO_CLIENT, reason="user_deactivated"
+        instance, now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.USER_DEACTIVATED
     )

@@ -13,13 +13,12 @@ from datetime import datetime
 from typing import Any
 
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings
 
-from mfa import signals, tokens
+from mfa import tokens
 from mfa.conf import mfa_settings
-from mfa.events import Client, emit
+from mfa.events import ClientInfo, emit
 from mfa.exceptions import InvalidToken, SessionNotFound
-from mfa.models import AuthSession
+from mfa.models import AuthSession, EventType, RevokeReason
 
 
 @dataclass(frozen=True)
@@ -29,17 +28,13 @@ class TokenPair:
     session: AuthSession
 
 
-def _is_live(session: AuthSession, now: datetime) -> bool:
-    return (
-        session.revoked_at is None
-        and session.expires_at > now
-        and session.last_used_at + mfa_settings.SESSION_IDLE_TIMEOUT > now
-        and session.user.is_active
-    )
+def _is_usable(session: AuthSession, now: datetime) -> bool:
+    """Live (AuthSession.is_live, the one rule) and its user still active."""
+    return session.is_live(now) and session.user.is_active
 
 
-def open_session(
-    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None,
+def create_session(
+    user: Any, *, amr: list[str], now: datetime, client: ClientInfo, auth_time: datetime | None = None,
     mfa_jti: str | None = None,
 ) -> AuthSession:
     """Record a completed login as a new session row (API and browser logins alike).
@@ -55,20 +50,20 @@ def open_session(
         expires_at=now + mfa_settings.SESSION_ABSOLUTE_LIFETIME,
         ip=client.ip,
         user_agent=client.user_agent[:512],
-        amr=" ".join(amr),
+        amr=" ".join(str(m) for m in amr),
         auth_time=auth_time or now,
         refresh_jti=tokens.new_jti(),
     )
-    emit(signals.login_succeeded, "login", user, client, session_id=str(session.pk), amr=amr)
+    emit(EventType.LOGIN, user, client, session_id=str(session.pk), amr=session.amr_list)
     return session
 
 
-def start_session(
-    user: Any, *, amr: list[str], now: datetime, client: Client, auth_time: datetime | None = None,
+def create_session_and_tokens(
+    user: Any, *, amr: list[str], now: datetime, client: ClientInfo, auth_time: datetime | None = None,
     mfa_jti: str | None = None,
 ) -> TokenPair:
     """Create a session for a completed API login and return its first token pair."""
-    session = open_session(user, amr=amr, now=now, client=client, auth_time=auth_time, mfa_jti=mfa_jti)
+    session = create_session(user, amr=amr, now=now, client=client, auth_time=auth_time, mfa_jti=mfa_jti)
     access, refresh = _pair(session)
     return TokenPair(access, refresh, session)
 
@@ -76,7 +71,7 @@ def start_session(
 def live_session(sid: Any, *, now: datetime) -> AuthSession | None:
     """The session named ``sid`` (with its user) if it can still be used, else None."""
     session = _load(sid)
-    return session if session is not None and _is_live(session, now) else None
+    return session if session is not None and _is_usable(session, now) else None
 
 
 def _pair(session: AuthSession) -> tuple[str, str]:
@@ -97,8 +92,8 @@ def _session_of(token: Any, *, now: datetime, with_device: bool) -> AuthSession:
     session = _load(token.get("sid"), with_device=with_device)
     if (
         session is None
-        or str(session.user_id) != str(token.get(api_settings.USER_ID_CLAIM))
-        or not _is_live(session, now)
+        or str(session.user_id) != str(token.get(tokens.user_id_claim()))
+        or not _is_usable(session, now)
     ):
         raise InvalidToken()
     return session
@@ -129,7 +124,7 @@ def _load(sid: Any, *, with_device: bool = True) -> AuthSession | None:
     return next(iter(AuthSession.objects.select_related(*related).filter(pk=pk)[:1]), None)
 
 
-def rotate_refresh(raw: str, *, now: datetime, client: Client) -> TokenPair:
+def rotate_refresh(raw: str, *, now: datetime, client: ClientInfo) -> TokenPair:
     """Exchange a refresh token for a new pair; the presented one stops working.
 
     A refresh token that is not the session's current one was already rotated, so someone else
@@ -149,11 +144,8 @@ def rotate_refresh(raw: str, *, now: datetime, client: Client) -> TokenPair:
             pk=session.pk, refresh_jti=old_jti, revoked_at=None
         ).update(refresh_jti=new_jti, last_used_at=now)
     if not rotated:
-        if _revoke(session, now=now, reason="refresh_reuse"):
-            emit(
-                signals.refresh_reuse_detected, "refresh_reuse", session.user, client,
-                session_id=str(session.pk),
-            )
+        if _revoke(session, now=now, reason=RevokeReason.REFRESH_REUSE):
+            emit(EventType.REFRESH_REUSE, session.user, client, session_id=str(session.pk))
         raise InvalidToken()
     session.refresh_jti = new_jti
     session.last_used_at = now
@@ -161,7 +153,7 @@ def rotate_refresh(raw: str, *, now: datetime, client: Client) -> TokenPair:
     return TokenPair(access, refresh, session)
 
 
-def _revoke(session: AuthSession, *, now: datetime, reason: str) -> bool:
+def _revoke(session: AuthSession, *, now: datetime, reason: RevokeReason) -> bool:
     return bool(
         AuthSession.objects.filter(pk=session.pk, revoked_at=None).update(
             revoked_at=now, revoke_reason=reason
@@ -170,7 +162,8 @@ def _revoke(session: AuthSession, *, now: datetime, reason: str) -> bool:
 
 
 def revoke_session(
-    user: Any, session_id: str, *, now: datetime, client: Client, reason: str = "logout"
+    user: Any, session_id: str, *, now: datetime, client: ClientInfo,
+    reason: RevokeReason = RevokeReason.LOGOUT,
 ) -> None:
     """End one of ``user``'s live sessions. Raises SessionNotFound if it is not theirs or gone."""
     pk = parse_session_id(session_id)
@@ -181,11 +174,13 @@ def revoke_session(
         )
     if not rows:
         raise SessionNotFound()
-    emit(signals.session_revoked, "session_revoked", user, client, session_id=str(session_id), reason=reason)
+    emit(
+        EventType.SESSION_REVOKED, user, client, session_id=str(session_id), reason=str(reason)
+    )
 
 
 def revoke_user_sessions(
-    user: Any, *, now: datetime, client: Client, reason: str, keep_session_id: Any = None
+    user: Any, *, now: datetime, client: ClientInfo, reason: RevokeReason, keep_session_id: Any = None
 ) -> int:
     """End every live session of ``user`` except ``keep_session_id``. Returns how many ended."""
     live = AuthSession.objects.filter(user=user, revoked_at=None)
@@ -194,18 +189,12 @@ def revoke_user_sessions(
     rows = live.update(revoked_at=now, revoke_reason=reason)
     if rows:
         emit(
-            signals.session_revoked, "sessions_revoked", user, client,
-            session_id=None, count=rows, reason=reason,
+            EventType.SESSIONS_REVOKED, user, client, session_id=None, count=rows, reason=str(reason)
         )
     return rows
 
 
 def live_sessions(user: Any, *, now: datetime):
     """The user's sessions that can still be used, most recently used first."""
-    return AuthSession.objects.filter(
-        user=user,
-        revoked_at=None,
-        expires_at__gt=now,
-        last_used_at__gt=now - mfa_settings.SESSION_IDLE_TIMEOUT,
-    ).order_by("-last_used_at")
+    return AuthSession.objects.live(now).filter(user=user).order_by("-last_used_at")
 

@@ -1,31 +1,33 @@
-"""One signal per security event. Sent by domain code after the change is stored.
+"""One signal per kind of security event. Sent by mfa.events.emit after the change is stored.
 
 Every signal is sent with ``sender`` (the user model class), ``user``, ``ip`` and ``user_agent``
-(either may be None), plus the keyword arguments listed. None ever carries a secret, code or token.
+(either may be None), plus keyword arguments that mfa.events.EVENTS lists for each event type and
+docs/using-mfa.md ("Signals") documents; a test holds the two together. None ever carries a
+secret, code or token.
 """
 
 from django.dispatch import Signal
 
-# TOTP confirmed and turned on. Args: user, ip, user_agent.
+# TOTP confirmed and turned on.
 mfa_enabled = Signal()
-# MFA turned off (by the user or an admin reset). Args: user, ip, user_agent, by_admin.
+# MFA turned off (by the user or an admin reset). Args: by_admin.
 mfa_disabled = Signal()
-# A wrong code. Args: user, ip, user_agent, method ("totp" or "recovery_code"), failure_count.
+# A wrong code, or a wrong password where a code is asked for too. Args: method ("totp",
+# "recovery_code" or "password"), failure_count.
 mfa_failed = Signal()
-# The per-user lockout started. Args: user, ip, user_agent, retry_after (seconds).
+# The per-user code lockout started or grew. Args: retry_after (seconds).
 mfa_locked = Signal()
-# A recovery code was used. Args: user, ip, user_agent, remaining.
+# A recovery code was used. Args: remaining.
 recovery_code_used = Signal()
-# New recovery codes replaced the old ones. Args: user, ip, user_agent.
+# New recovery codes replaced the old ones.
 recovery_codes_regenerated = Signal()
-# A login completed and a session started. Args: user, ip, user_agent, session_id, amr.
+# A login completed and a session started. Args: session_id, amr.
 login_succeeded = Signal()
-# A password login failed. Args: user (always None: an unknown email and a wrong password are
-# not told apart), ip, user_agent.
+# A password login failed. Args: consecutive_failures (of that username). ``user`` is None: an
+# unknown username and a wrong password are not told apart.
 login_failed = Signal()
-# A rotated refresh token was presented again: the session was revoked. Args: user, ip,
-# user_agent, session_id.
+# A rotated refresh token was presented again: the session was revoked. Args: session_id.
 refresh_reuse_detected = Signal()
-# Sessions ended. Args: user, ip, user_agent, session_id (None when several ended at once, then
-# also count), reason.
+# Sessions ended. Args: session_id, reason; when several ended at once, session_id is None and
+# count says how many.
 session_revoked = Signal()

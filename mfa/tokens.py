@@ -10,21 +10,54 @@ algorithm in SIMPLE_JWT["ALGORITHM"] and checks ``aud`` and ``iss`` when they ar
   ``["pwd", "otp"]``, or ``["pwd", "otp", "rcode"]`` after a recovery code; "rcode" is ours, RFC 8176
   has no value for look-up secrets) and ``auth_time`` (when the last factor was given);
 - mfa_token: ``pwf``, a keyed fingerprint of the password hash, so a password change voids it.
+
+simplejwt's settings are read at call time (``jwt_settings()``), never bound at import: simplejwt
+rebuilds its settings object when SIMPLE_JWT changes, so a name imported from it would keep the
+old lifetimes, key and audience.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 from uuid import uuid4
 
+from rest_framework_simplejwt import settings as simplejwt_settings
+from rest_framework_simplejwt.backends import TokenBackend
 from rest_framework_simplejwt.exceptions import TokenError
-from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import Token
 from rest_framework_simplejwt.utils import datetime_to_epoch
 
 from mfa import crypto
 from mfa.conf import mfa_settings
+
+
+class AMR(StrEnum):
+    """Authentication method references (RFC 8176) in the ``amr`` claim."""
+
+    PASSWORD = "pwd"
+    OTP = "otp"  # a one-time code: TOTP, or a recovery code (with RECOVERY_CODE as well)
+    RECOVERY_CODE = "rcode"  # ours: RFC 8176 has no value for look-up secrets
+
+
+def jwt_settings() -> Any:
+    """simplejwt's current settings object (SIMPLE_JWT merged over its defaults)."""
+    return simplejwt_settings.api_settings
+
+
+@lru_cache(maxsize=4)
+def _backend_for(settings_object: Any) -> TokenBackend:
+    s = settings_object
+    return TokenBackend(
+        s.ALGORITHM, s.SIGNING_KEY, s.VERIFYING_KEY, s.AUDIENCE, s.ISSUER, s.JWK_URL, s.LEEWAY,
+        s.JSON_ENCODER,
+    )
+
+
+def user_id_claim() -> str:
+    return jwt_settings().USER_ID_CLAIM
 
 
 class _LiveLifetime:
@@ -39,7 +72,9 @@ class _LiveLifetime:
 
 class _Token(Token):
     """simplejwt's Token, refusing text that is not valid Unicode with TokenError like any other
-    malformed token (PyJWT raises UnicodeEncodeError on a str holding a lone surrogate)."""
+    malformed token (PyJWT raises UnicodeEncodeError on a str holding a lone surrogate), and
+    signing and verifying with the current SIMPLE_JWT (simplejwt's own backend is built once, at
+    import)."""
 
     def __init__(self, token: Any = None, verify: bool = True) -> None:
         if isinstance(token, str):
@@ -49,18 +84,21 @@ class _Token(Token):
                 raise TokenError("Token is invalid") from None
         super().__init__(token, verify=verify)
 
+    def get_token_backend(self) -> TokenBackend:
+        return _backend_for(jwt_settings())
+
 
 class AccessToken(_Token):
     token_type = "access"
     lifetime = _LiveLifetime(  # type: ignore[assignment]
-        lambda: mfa_settings.ACCESS_TOKEN_LIFETIME or api_settings.ACCESS_TOKEN_LIFETIME
+        lambda: mfa_settings.ACCESS_TOKEN_LIFETIME or jwt_settings().ACCESS_TOKEN_LIFETIME
     )
 
 
 class RefreshToken(_Token):
     token_type = "refresh"
     lifetime = _LiveLifetime(  # type: ignore[assignment]
-        lambda: mfa_settings.REFRESH_TOKEN_LIFETIME or api_settings.REFRESH_TOKEN_LIFETIME
+        lambda: mfa_settings.REFRESH_TOKEN_LIFETIME or jwt_settings().REFRESH_TOKEN_LIFETIME
     )
 
 
@@ -74,7 +112,7 @@ def password_fingerprint(user: Any) -> str:
 
 
 def _user_id(user: Any) -> str | int:
-    pk = getattr(user, api_settings.USER_ID_FIELD)
+    pk = getattr(user, jwt_settings().USER_ID_FIELD)
     return pk if isinstance(pk, int) else str(pk)
 
 
@@ -84,7 +122,7 @@ def new_jti() -> str:
 
 def make_mfa_token(user: Any) -> str:
     token = MFAToken()
-    token[api_settings.USER_ID_CLAIM] = _user_id(user)
+    token[user_id_claim()] = _user_id(user)
     token["jti"] = new_jti()
     token["pwf"] = password_fingerprint(user)
     return str(token)
@@ -96,7 +134,7 @@ def make_pair(
 ) -> tuple[str, str]:
     """An (access, refresh) pair for a session; neither outlives ``session_expires_at``."""
     claims = {
-        api_settings.USER_ID_CLAIM: _user_id(user),
+        user_id_claim(): _user_id(user),
         "sid": sid,
         "amr": amr,
         "auth_time": datetime_to_epoch(auth_time),

@@ -1,18 +1,3 @@
-"""``path("api/auth/", include("mfa.urls"))``: login, the MFA endpoints, tokens and sessions.
+"""The JSON API's URLs, ``include("mfa.urls")`` (documented path; the code is mfa.api.urls)."""
 
-Paths take no trailing slash (``login``), and one is tolerated (``login/``).
-"""
-
-from rest_framework.routers import SimpleRouter
-
-from mfa.viewsets import AuthViewSet, MFAViewSet, SessionViewSet
-
-app_name = "mfa"
-
-router = SimpleRouter(trailing_slash=False)
-router.trailing_slash = "/?"
-router.register("mfa", MFAViewSet, basename="mfa")
-router.register("sessions", SessionViewSet, basename="sessions")
-router.register("", AuthViewSet, basename="auth")
-
-urlpatterns = router.urls
+from mfa.api.urls import app_name, urlpatterns  # noqa: F401

@@ -75,7 +75,7 @@ def test_half_authenticated_state_expires_after_five_minutes(browser, user_with_
     import time
     from unittest import mock
 
-    with mock.patch("mfa.middleware.time.time", return_value=time.time() + 301):
+    with mock.patch("mfa.pages.state.time.time", return_value=time.time() + 301):
         r = browser.post("/account/challenge/", {"code": totp_now(user_with_mfa.secret, clock.now)})
     assert r.status_code == 302 and r["Location"].startswith("/account/login/")
     assert "_auth_user_id" not in browser.session

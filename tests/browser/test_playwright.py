@@ -29,7 +29,7 @@ if _unavailable:
 from playwright.sync_api import Page, expect  # noqa: E402 - only once playwright is known to exist
 
 from mfa import flows, sessions  # noqa: E402
-from mfa.events import Client  # noqa: E402
+from mfa.events import ClientInfo as Client  # noqa: E402
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -146,7 +146,7 @@ def test_admin_reset_mfa_removes_device_codes_and_sessions_after_confirmation(
     admin = make_user("admin@example.com", is_staff=True, is_superuser=True)
     bob = make_user("bob@example.com")
     bob_secret = enable_mfa_now(bob)
-    sessions.open_session(bob, amr=["pwd", "otp"], now=timezone.now(), client=CLIENT)  # an API login
+    sessions.create_session(bob, amr=["pwd", "otp"], now=timezone.now(), client=CLIENT)  # an API login
     assert RecoveryCode.objects.filter(user=bob).count() == 10
     # Bob is also signed in with a browser of his own.
     bob_page = second_page

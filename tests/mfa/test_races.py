@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 
 from mfa import flows
-from mfa.events import Client as ClientFacts
+from mfa.events import ClientInfo as ClientFacts
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, RecoveryCode
 from tests.conftest import PASSWORD, totp_now

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import hashers
 from django.forms.models import model_to_dict
 
-from mfa import recovery
+from mfa.methods import recovery_codes as recovery
 from mfa.models import RecoveryCode, TOTPDevice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,7 +147,7 @@ def test_a_guess_matching_no_lookup_costs_no_hash(user_with_mfa, clock):
     user = user_with_mfa.user
     device = TOTPDevice.objects.get(user=user)
     guesses = [code for code in recovery.generate(20) if code not in user_with_mfa.recovery_codes]
-    with mock.patch("mfa.recovery.check_password", wraps=hashers.check_password) as mfa_check, \
+    with mock.patch("mfa.methods.recovery_codes.check_password", wraps=hashers.check_password) as mfa_check, \
             mock.patch("django.contrib.auth.hashers.check_password", wraps=hashers.check_password) as dj_check:
         for guess in guesses:
             assert recovery.consume(user, device, guess, now=clock.now) is None
@@ -162,7 +162,7 @@ def test_a_wrong_recovery_guess_over_http_costs_no_hash(user_with_mfa, api, cloc
     from tests.mfa.helpers import mfa_token, verify_login
 
     token = mfa_token(api, user_with_mfa.email)  # the password check hashes; that is before the patch
-    with mock.patch("mfa.recovery.check_password", wraps=hashers.check_password) as mfa_check, \
+    with mock.patch("mfa.methods.recovery_codes.check_password", wraps=hashers.check_password) as mfa_check, \
             mock.patch("django.contrib.auth.hashers.check_password", wraps=hashers.check_password) as dj_check:
         r = verify_login(api, token, "ABCDE-FGHIJ-KLMN2")
         assert r.status_code == 401

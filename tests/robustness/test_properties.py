@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 from rest_framework import serializers as drf_serializers
 from rest_framework_simplejwt.exceptions import TokenError
 
-from mfa import recovery, serializers, tokens, totp
+from mfa import tokens
+from mfa.api import serializers
+from mfa.methods import recovery_codes as recovery
+from mfa.methods import totp
 
 PROPS = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 DB_PROPS = settings(

@@ -34,7 +34,7 @@ def test_unknown_qr_format_is_400_and_keeps_the_pending_secret(signed_in):
     first = signed_in.post("/api/auth/mfa/setup", {}, format="json").json()["secret"]
     r = signed_in.post("/api/auth/mfa/setup?format=gif", {}, format="json")
     assert r.status_code == 400 and list(r.json()) == ["format"], r.content
-    from mfa import totp
+    from mfa.methods import totp
     from mfa.models import TOTPDevice
 
     assert totp.device_secret(TOTPDevice.objects.get()) == first  # nothing replaced

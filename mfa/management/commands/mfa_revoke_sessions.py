@@ -9,7 +9,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from mfa import sessions
-from mfa.events import NO_CLIENT
+from mfa.events import UNKNOWN_CLIENT
+from mfa.models import RevokeReason
 
 
 class Command(BaseCommand):
@@ -25,6 +26,6 @@ class Command(BaseCommand):
         except model.DoesNotExist:
             raise CommandError(f"no user {username!r}") from None
         count = sessions.revoke_user_sessions(
-            user, now=timezone.now(), client=NO_CLIENT, reason="admin_command"
+            user, now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.ADMIN_COMMAND
         )
         self.stdout.write(f"ended {count} sessions of {username}")

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from mfa import recovery
+from mfa.methods import recovery_codes as recovery
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice
 from mfa.tokens import AccessToken
 from tests.conftest import PASSWORD, bearer, enable_mfa, login, totp_now
@@ -372,7 +372,7 @@ def test_number_code_is_refused_even_when_it_is_the_right_code(api, user_with_mf
 
 
 def test_five_digits_never_match_a_code_with_a_leading_zero(api, user_with_mfa, clock, monkeypatch):
-    from mfa import totp
+    from mfa.methods import totp
 
     monkeypatch.setattr(totp, "code_at", lambda secret, step: "012345")
     token = mfa_token(api, user_with_mfa.email)

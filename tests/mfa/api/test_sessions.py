@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from mfa import sessions
-from mfa.events import NO_CLIENT
+from mfa.events import UNKNOWN_CLIENT as NO_CLIENT
 from mfa.models import AuthSession, SecurityEvent
 from tests.conftest import PASSWORD, login, totp_now
 

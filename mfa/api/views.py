@@ -1,10 +1,11 @@
-"""The mfa HTTP API (DRF viewsets). Thin: validate, call mfa.flows / mfa.sessions, shape the reply."""
+"""The mfa JSON API (DRF viewsets). Thin: validate, call mfa.flows / mfa.sessions, shape the reply."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -16,14 +17,15 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mfa import flows, openapi, serializers, sessions, totp
-from mfa.authentication import SessionJWTAuthentication
-from mfa.exception_handler import api_exception_handler
+from mfa import factors, flows, sessions
+from mfa.api import openapi, serializers
+from mfa.api.authentication import SessionJWTAuthentication
+from mfa.api.exception_handler import api_exception_handler
+from mfa.api.throttling import CodeFailureRateThrottle, LoginRateThrottle, RefreshRateThrottle
 from mfa.exceptions import InvalidCode, InvalidPassword
-from mfa.http import client_of
-from mfa.models import SecurityEvent
-from mfa.permissions import mfa_device_of, user_has_mfa
-from mfa.throttling import CodeFailureRateThrottle, LoginRateThrottle, RefreshRateThrottle
+from mfa.http import client_info
+from mfa.methods import totp
+from mfa.models import RevokeReason, SecurityEvent
 
 
 class BaseViewSet(viewsets.GenericViewSet):
@@ -70,7 +72,7 @@ class BaseViewSet(viewsets.GenericViewSet):
 
 
 def me_payload(user: Any) -> dict[str, Any]:
-    device = mfa_device_of(user) if user_has_mfa(user) else None
+    device = factors.confirmed_totp_device_of(user)
     return {
         "id": str(user.pk),
         "email": getattr(user, user.get_email_field_name(), "") or "",
@@ -94,7 +96,7 @@ class AuthViewSet(BaseViewSet):
         data = self.validated(request)
         username = data.pop(next(k for k in data if k != "password"))
         result = flows.password_login(
-            username, data["password"], now=timezone.now(), client=client_of(request)
+            username, data["password"], now=timezone.now(), client=client_info(request)
         )
         if isinstance(result, flows.MFAChallenge):
             return Response(
@@ -109,7 +111,7 @@ class AuthViewSet(BaseViewSet):
     )
     def refresh(self, request: Request) -> Response:
         data = self.validated(request)
-        pair = sessions.rotate_refresh(data["refresh"], now=timezone.now(), client=client_of(request))
+        pair = sessions.rotate_refresh(data["refresh"], now=timezone.now(), client=client_info(request))
         return Response(pair_payload(pair))
 
     @action(detail=False, methods=["get"], allow_without_required_mfa=True)
@@ -120,14 +122,14 @@ class AuthViewSet(BaseViewSet):
     def logout(self, request: Request) -> Response:
         sessions.revoke_session(
             request.user, str(self.current_session_id(request)), now=timezone.now(),
-            client=client_of(request), reason="logout",
+            client=client_info(request), reason=RevokeReason.LOGOUT,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=False, methods=["post"], url_path="logout/all", allow_without_required_mfa=True)
     def logout_all(self, request: Request) -> Response:
         sessions.revoke_user_sessions(
-            request.user, now=timezone.now(), client=client_of(request), reason="logout_all"
+            request.user, now=timezone.now(), client=client_info(request), reason=RevokeReason.LOGOUT_ALL
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -144,7 +146,8 @@ class SessionViewSet(BaseViewSet):
 
     def destroy(self, request: Request, pk: str | None = None) -> Response:
         sessions.revoke_session(
-            request.user, pk or "", now=timezone.now(), client=client_of(request), reason="revoked"
+            request.user, pk or "", now=timezone.now(), client=client_info(request),
+            reason=RevokeReason.REVOKED,
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -159,7 +162,7 @@ class EventPagination(PageNumberPagination):
         # any other invalid input (400 field error; above max_page_size is capped, as documented).
         raw = request.query_params.get(self.page_size_query_param)
         if raw is not None and not (raw.isascii() and raw.isdigit() and raw.strip("0")):
-            raise ValidationError({self.page_size_query_param: ["A positive whole number."]})
+            raise ValidationError({self.page_size_query_param: [_("A positive whole number.")]})
         return super().get_page_size(request)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
@@ -194,7 +197,7 @@ class MFAViewSet(BaseViewSet):
         self.validated(request)
         image_format = request.query_params.get("format", "svg")
         if image_format not in ("svg", "png"):  # checked before a new secret replaces a pending one
-            raise ValidationError({"format": ['"svg" (the default) or "png".']})
+            raise ValidationError({"format": [_('"svg" (the default) or "png".')]})
         enrolment = flows.start_setup(request.user, now=timezone.now())
         return Response(
             {
@@ -211,7 +214,7 @@ class MFAViewSet(BaseViewSet):
     def verify(self, request: Request) -> Response:
         data = self.validated(request)
         codes = flows.confirm_setup(
-            request.user, data["code"], now=timezone.now(), client=client_of(request),
+            request.user, data["code"], now=timezone.now(), client=client_info(request),
             keep_session_id=self.current_session_id(request),
         )
         return Response({"mfa_enabled": True, "recovery_codes": codes})
@@ -224,7 +227,7 @@ class MFAViewSet(BaseViewSet):
     def login_verify(self, request: Request) -> Response:
         data = self.validated(request)
         pair = flows.complete_mfa_login(
-            data["mfa_token"], data["code"], now=timezone.now(), client=client_of(request)
+            data["mfa_token"], data["code"], now=timezone.now(), client=client_info(request)
         )
         return Response(pair_payload(pair))
 
@@ -233,7 +236,7 @@ class MFAViewSet(BaseViewSet):
         data = self.validated(request)
         flows.disable(
             request.user, data["password"], data["code"], now=timezone.now(),
-            client=client_of(request), keep_session_id=self.current_session_id(request),
+            client=client_info(request), keep_session_id=self.current_session_id(request),
         )
         return Response({"mfa_enabled": False})
 
@@ -244,7 +247,7 @@ class MFAViewSet(BaseViewSet):
     def recovery_codes(self, request: Request) -> Response:
         data = self.validated(request)
         codes = flows.regenerate_recovery_codes(
-            request.user, data["code"], now=timezone.now(), client=client_of(request)
+            request.user, data["code"], now=timezone.now(), client=client_info(request)
         )
         return Response({"recovery_codes": codes})
 

@@ -1,6 +1,7 @@
 """OpenAPI descriptions of the mfa API for drf-spectacular, applied only when it is installed.
 
-drf-spectacular is optional (the ``openapi`` extra): without it this module does nothing.
+drf-spectacular is optional (the ``openapi`` extra): without it this module does nothing. Request
+bodies are the real serializers of mfa.api.serializers; only responses are described here.
 """
 
 from __future__ import annotations
@@ -9,18 +10,13 @@ from typing import Any
 
 from rest_framework import serializers
 
-from mfa import serializers as s
+from mfa.api import serializers as s
+from mfa.factors import SECOND_FACTORS
 
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField(help_text="Stable error code, e.g. invalid_code, mfa_locked")
-
-
-class ValidationErrorSerializer(serializers.Serializer):
-    """DRF validation errors: ``{"<field>": ["message", ...]}`` (or ``non_field_errors``)."""
-
-    non_field_errors = serializers.ListField(child=serializers.CharField(), required=False)
 
 
 # A 400 is either ``{"detail", "code"}`` (malformed JSON, a wrong code or password on an endpoint
@@ -56,13 +52,8 @@ class LoginResponseSerializer(serializers.Serializer):
     refresh = serializers.CharField(required=False, help_text="Only when requires_mfa is false")
     mfa_token = serializers.CharField(required=False, help_text="Only when requires_mfa is true")
     methods = serializers.ListField(
-        child=serializers.ChoiceField(choices=["totp", "recovery_code"]), required=False
+        child=serializers.ChoiceField(choices=[m.value for m in SECOND_FACTORS]), required=False
     )
-
-
-class LoginRequestSerializer(serializers.Serializer):
-    email = serializers.CharField(help_text="The user model's USERNAME_FIELD (email in authsite)")
-    password = serializers.CharField()
 
 
 class MeSerializer(serializers.Serializer):
@@ -91,24 +82,6 @@ class RecoveryCodesSerializer(serializers.Serializer):
     recovery_codes = serializers.ListField(child=serializers.CharField())
 
 
-class MFALoginVerifyDocSerializer(serializers.Serializer):
-    mfa_token = serializers.CharField()
-    code = serializers.CharField(help_text="6 digits, or a recovery code XXXXX-XXXXX-XXXXX")
-
-
-class CodeDocSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="6 digits, or a recovery code XXXXX-XXXXX-XXXXX")
-
-
-class DisableDocSerializer(serializers.Serializer):
-    password = serializers.CharField()
-    code = serializers.CharField(help_text="6 digits, or a recovery code XXXXX-XXXXX-XXXXX")
-
-
-class SetupVerifyDocSerializer(serializers.Serializer):
-    code = serializers.CharField(help_text="6 digits from the authenticator app")
-
-
 def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> None:
     """Attach request, response and error descriptions to the viewsets' actions."""
     try:
@@ -129,7 +102,7 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
 
     extend_schema_view(
         login=extend_schema(
-            summary="Log in with a password", request=LoginRequestSerializer,
+            summary="Log in with a password", request=s.LoginSerializer,
             responses={200: LoginResponseSerializer, 400: bad, 401: err("Invalid credentials"),
                        415: unsupported, 429: throttled},
         ),
@@ -163,21 +136,21 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
                        409: err("MFA already enabled"), 415: unsupported, 429: throttled},
         ),
         verify=extend_schema(
-            summary="Confirm enrolment with a first code", request=SetupVerifyDocSerializer,
+            summary="Confirm enrolment with a first code", request=s.SetupVerifySerializer,
             responses={200: EnabledSerializer, **code_errors},
         ),
         login_verify=extend_schema(
             summary="Second step of login: exchange an mfa_token and a code for tokens",
-            request=MFALoginVerifyDocSerializer, auth=[],
+            request=s.MFALoginVerifySerializer, auth=[],
             responses={200: TokenPairSerializer, 400: bad, 415: unsupported, 429: locked,
                        401: err("Wrong code (invalid_code) or invalid, expired or used mfa_token")},
         ),
         disable=extend_schema(
-            summary="Turn MFA off", request=DisableDocSerializer,
+            summary="Turn MFA off", request=s.DisableSerializer,
             responses={200: DisabledSerializer, **code_errors},
         ),
         recovery_codes=extend_schema(
-            summary="Replace the recovery codes", request=CodeDocSerializer,
+            summary="Replace the recovery codes", request=s.CodeSerializer,
             responses={200: RecoveryCodesSerializer, **code_errors},
         ),
         events=extend_schema(summary="The user's security events, newest first",
@@ -200,7 +173,7 @@ try:  # register the Bearer scheme of mfa's authentication class with drf-specta
     from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
     class SessionJWTScheme(OpenApiAuthenticationExtension):
-        target_class = "mfa.authentication.SessionJWTAuthentication"
+        target_class = "mfa.api.authentication.SessionJWTAuthentication"
         name = "bearerAuth"
 
         def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """Browser pages: sign in, the MFA challenge, enrolment, recovery codes, disable, sessions.
 
 Plain Django templates, CSRF-protected, usable without JavaScript. Each view is thin: it calls
-mfa.flows / mfa.sessions like the API does.
+mfa.flows / mfa.sessions like the API does (the sign-in form too: mfa.pages.forms).
 """
 
 from __future__ import annotations
@@ -21,15 +21,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mfa import flows, password_lockout, sessions, totp
+from mfa import factors, flows, sessions
+from mfa.adapter import get_adapter
 from mfa.exceptions import LockedOut, MFAError
-from mfa.forms import CodeForm, DisableForm, EnrolForm
-from mfa.http import client_of
-from mfa.middleware import SID_KEY, mfa_enrolment_view, mfa_exempt, pending_login
-from mfa.permissions import mfa_device_of, user_has_mfa
+from mfa.http import client_info
+from mfa.methods import totp
+from mfa.models import RevokeReason
+from mfa.pages.forms import CodeForm, DisableForm, EnrolForm, PasswordLoginForm
+from mfa.pages.middleware import mfa_enrolment_view, mfa_exempt
+from mfa.pages.state import SID_KEY, pending_login
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -49,34 +53,19 @@ class LoginView(auth_views.LoginView):
     """Sign in with the user model's USERNAME_FIELD and password; MFA users continue at the challenge."""
 
     template_name = "mfa/login.html"
+    form_class = PasswordLoginForm  # the API login's use case: same backoff, same events
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:
         return _home()
 
-    def _username(self) -> str:
-        value = self.request.POST.get("username", "")
-        return value if isinstance(value, str) else ""
-
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:  # the same per-account backoff as the API's login (mfa.password_lockout)
-            password_lockout.ensure_allowed(self._username(), now=timezone.now())
-        except LockedOut as exc:
-            form = self.get_form()
-            form.add_error(None, f"Too many failed sign-ins. Try again in {exc.retry_after} seconds.")
-            response = self.render_to_response(self.get_context_data(form=form), status=429)
-            response["Retry-After"] = str(exc.retry_after)
-            return response
-        return super().post(request, *args, **kwargs)
-
     def form_invalid(self, form: Any) -> HttpResponse:
-        if self.request.method == "POST" and self._username():
-            password_lockout.record_failure(self._username(), now=timezone.now())
-        return super().form_invalid(form)
-
-    def form_valid(self, form: Any) -> HttpResponse:
-        password_lockout.clear(self._username())
-        return super().form_valid(form)
+        locked = getattr(form, "locked", None)
+        if locked is None:
+            return super().form_invalid(form)
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(locked.retry_after)
+        return response
 
 
 class LogoutView(auth_views.LogoutView):
@@ -86,7 +75,7 @@ class LogoutView(auth_views.LogoutView):
         sid = request.session.get(SID_KEY)
         if sid and request.user.is_authenticated:
             with contextlib.suppress(MFAError):  # already ended
-                sessions.revoke_session(request.user, sid, now=timezone.now(), client=client_of(request))
+                sessions.revoke_session(request.user, sid, now=timezone.now(), client=client_info(request))
         return super().post(request, *args, **kwargs)
 
 
@@ -116,7 +105,7 @@ def _submit(request: HttpRequest, form: Any, action: Callable[[dict[str, Any]], 
     try:
         return Attempt(True, action(form.cleaned_data))
     except LockedOut as exc:
-        form.add_error(None, f"Too many wrong attempts. Try again in {exc.retry_after} seconds.")
+        form.add_error(None, get_adapter().get_error_message("mfa_locked_wait", seconds=exc.retry_after))
         return Attempt(False, status=429)
     except MFAError as exc:
         field = "password" if exc.code == "invalid_password" and "password" in form.fields else "code"
@@ -131,14 +120,14 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
     """The second step of a browser login: a TOTP code or a recovery code."""
     pending = pending_login(request)
     if pending is None:
-        messages.info(request, "Sign in first (an unfinished sign-in expires after 5 minutes).")
+        messages.info(request, _("Sign in first (an unfinished sign-in expires after 5 minutes)."))
         return redirect(reverse("mfa_pages:login"))
     user = get_user_model()._default_manager.filter(pk=pending["user"]).first()
     if user is None or not user.is_active:
         request.session.flush()
         return redirect(reverse("mfa_pages:login"))
     form = CodeForm(request.POST or None)
-    client = client_of(request)
+    client = client_info(request)
     attempt = _submit(
         request, form,
         lambda data: flows.verify_browser_login(user, data["code"], now=timezone.now(), client=client),
@@ -148,7 +137,7 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
         request._mfa_amr = amr  # type: ignore[attr-defined]
         login(request, user, backend=pending.get("backend"))  # rotates the session key
         if "rcode" in amr:
-            messages.warning(request, "You used a recovery code. Consider creating new ones.")
+            messages.warning(request, _("You used a recovery code. Consider creating new ones."))
         return redirect(_next_url(request, _home()))
     status = attempt.status
     return render(
@@ -161,7 +150,7 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
 @mfa_enrolment_view
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    device = mfa_device_of(request.user) if user_has_mfa(request.user) else None
+    device = factors.confirmed_totp_device_of(request.user)
     return render(request, "mfa/home.html", {"device": device})
 
 
@@ -171,20 +160,20 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def enrol(request: HttpRequest) -> HttpResponse:
     """Show the QR code and secret, then confirm with a first code; shows the recovery codes."""
-    if user_has_mfa(request.user):
-        messages.info(request, "Two-factor authentication is already on.")
+    if factors.has_mfa(request.user):
+        messages.info(request, _("Two-factor authentication is already on."))
         return redirect(_home())
     now = timezone.now()
     form = EnrolForm(request.POST or None)
     attempt = _submit(
         request, form,
         lambda data: flows.confirm_setup(
-            request.user, data["code"], now=now, client=client_of(request),
+            request.user, data["code"], now=now, client=client_info(request),
             keep_session_id=request.session.get(SID_KEY),
         ),
     )
     if attempt.ok:
-        messages.success(request, "Two-factor authentication is on.")
+        messages.success(request, _("Two-factor authentication is on."))
         return _show_codes(request, attempt.result, _next_url(request, _home()))
     status = attempt.status
     enrolment = flows.current_enrolment(request.user, now=now)
@@ -203,7 +192,7 @@ def enrol(request: HttpRequest) -> HttpResponse:
 
 
 def _show_codes(request: HttpRequest, codes: list[str], continue_url: str) -> HttpResponse:
-    text = "Recovery codes (each works once):\n" + "\n".join(codes) + "\n"
+    text = _("Recovery codes (each works once):") + "\n" + "\n".join(codes) + "\n"
     response = render(
         request, "mfa/recovery_codes.html",
         {
@@ -224,7 +213,7 @@ def regenerate_codes(request: HttpRequest) -> HttpResponse:
     attempt = _submit(
         request, form,
         lambda data: flows.regenerate_recovery_codes(
-            request.user, data["code"], now=timezone.now(), client=client_of(request)
+            request.user, data["code"], now=timezone.now(), client=client_info(request)
         ),
     )
     if attempt.ok:
@@ -241,11 +230,11 @@ def disable(request: HttpRequest) -> HttpResponse:
         request, form,
         lambda data: flows.disable(
             request.user, data["password"], data["code"], now=timezone.now(),
-            client=client_of(request), keep_session_id=request.session.get(SID_KEY),
+            client=client_info(request), keep_session_id=request.session.get(SID_KEY),
         ),
     )
     if attempt.ok:
-        messages.success(request, "Two-factor authentication is off.")
+        messages.success(request, _("Two-factor authentication is off."))
         return redirect(_home())
     return render(request, "mfa/disable.html", {"form": form}, status=attempt.status)
 
@@ -265,10 +254,11 @@ def session_list(request: HttpRequest) -> HttpResponse:
 def end_session(request: HttpRequest, session_id: str) -> HttpResponse:
     try:
         sessions.revoke_session(
-            request.user, session_id, now=timezone.now(), client=client_of(request), reason="revoked"
+            request.user, session_id, now=timezone.now(), client=client_info(request),
+            reason=RevokeReason.REVOKED,
         )
     except MFAError:
-        messages.error(request, "That session was not found.")
+        messages.error(request, _("That session was not found."))
     else:
-        messages.success(request, "The session has ended.")
+        messages.success(request, _("The session has ended."))
     return redirect(reverse("mfa_pages:sessions"))

@@ -6,19 +6,19 @@ import unicodedata
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from mfa import recovery, totp
+from mfa.adapter import get_adapter
+from mfa.factors import parse_code
 from mfa.models import AuthSession, SecurityEvent
-
-CODE_HELP = "Enter the 6-digit code from your authenticator app"
 
 
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and booleans instead of converting them to strings:
     ``123456`` as a JSON number would lose a leading zero (``012345``), so codes must be strings."""
 
-    default_error_messages = {"invalid": "Not a valid string."}
+    default_error_messages = {"invalid": _("Not a valid string.")}
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
@@ -40,50 +40,58 @@ class PasswordField(StrictCharField):
         return unicodedata.normalize("NFC", super().to_internal_value(data))
 
 
-class TOTPCodeField(StrictCharField):
-    """Six ASCII digits; spaces inside or around are ignored."""
+class CodeField(StrictCharField):
+    """A code as a user types it, canonicalised by mfa.factors.parse_code (the pages' forms use
+    the same parser and messages)."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", 32)
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = totp.normalize_code(super().to_internal_value(data))
-        if value is None:
-            raise serializers.ValidationError(f"{CODE_HELP}: six digits 0-9.", code="invalid_format")
-        return value
-
-
-class AnyCodeField(StrictCharField):
-    """A TOTP code or a recovery code (case, spaces and dashes forgiven)."""
+    allow_recovery_code = True
+    message_key = "invalid_code_format"
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("max_length", 64)
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        six = totp.normalize_code(value)
-        if six is not None:
-            return six
-        rcode = recovery.normalize(value)
-        if rcode is not None:
-            return rcode
-        raise serializers.ValidationError(
-            f"{CODE_HELP} (six digits 0-9) or a recovery code (XXXXX-XXXXX-XXXXX).",
-            code="invalid_format",
-        )
+        value = parse_code(super().to_internal_value(data), allow_recovery_code=self.allow_recovery_code)
+        if value is None:
+            raise serializers.ValidationError(
+                get_adapter().get_error_message(self.message_key), code="invalid_format"
+            )
+        return value
+
+
+class TOTPCodeField(CodeField):
+    """Six ASCII digits; spaces inside or around are ignored."""
+
+    allow_recovery_code = False
+    message_key = "invalid_totp_format"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 32)
+        kwargs.setdefault("help_text", _("6 digits from the authenticator app"))
+        super().__init__(**kwargs)
+
+
+class AnyCodeField(CodeField):
+    """A TOTP code or a recovery code (case, spaces and dashes forgiven)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("help_text", _("6 digits, or a recovery code XXXXX-XXXXX-XXXXX"))
+        super().__init__(**kwargs)
 
 
 class LoginSerializer(serializers.Serializer):
-    """``{<USERNAME_FIELD>, password}``: ``email`` with authsite's user model."""
+    """``{<USERNAME_FIELD>, password}``: ``email`` with authsite's user model, ``username`` with
+    Django's own (the OpenAPI description follows, since it is built from this serializer)."""
 
     password = PasswordField()
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
-        name = get_user_model().USERNAME_FIELD
-        fields = {name: StrictCharField(max_length=254), **fields}
+        model = get_user_model()
+        name = model.USERNAME_FIELD
+        label = model._meta.get_field(name).verbose_name
+        fields = {name: StrictCharField(max_length=254, help_text=label), **fields}
         return fields
 
 

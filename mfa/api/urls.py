@@ -1,0 +1,19 @@
+"""``path("api/auth/", include("mfa.urls"))``: login, the MFA endpoints, tokens and sessions.
+
+Paths take no trailing slash (``login``), and one is tolerated (``login/``). URL names are in the
+``mfa`` namespace: ``mfa:auth-login``, ``mfa:mfa-login-verify``, ``mfa:sessions-detail``, ...
+"""
+
+from rest_framework.routers import SimpleRouter
+
+from mfa.api.views import AuthViewSet, MFAViewSet, SessionViewSet
+
+app_name = "mfa"
+
+router = SimpleRouter(trailing_slash=False)
+router.trailing_slash = "/?"
+router.register("mfa", MFAViewSet, basename="mfa")
+router.register("sessions", SessionViewSet, basename="sessions")
+router.register("", AuthViewSet, basename="auth")
+
+urlpatterns = router.urls

@@ -1,0 +1,81 @@
+"""Forms of the browser pages. Passwords and codes are checked by the same use cases as the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from mfa import flows
+from mfa.adapter import get_adapter
+from mfa.exceptions import InvalidCredentials, LoginLocked
+from mfa.factors import parse_code
+from mfa.http import client_info
+
+
+class PasswordLoginForm(AuthenticationForm):
+    """Django's sign-in form, checked by ``flows.check_password_login``: the API login's password
+    check, backoff and ``login_failed`` event. A backoff in force is kept in ``locked``."""
+
+    locked: LoginLocked | None = None
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            try:
+                self.user_cache = flows.check_password_login(
+                    username, password, now=timezone.now(), client=client_info(self.request)
+                )
+            except LoginLocked as exc:
+                self.locked = exc
+                raise forms.ValidationError(
+                    get_adapter().get_error_message("login_locked_wait", seconds=exc.retry_after),
+                    code="login_locked",
+                ) from None
+            except InvalidCredentials:
+                raise self.get_invalid_login_error() from None
+            self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+class CodeForm(forms.Form):
+    """One code: TOTP, or (unless ``totp_only``) a recovery code; parsed by mfa.factors.parse_code,
+    the parser of the API's code fields, with the same messages."""
+
+    code = forms.CharField(
+        label=_("Code from your authenticator app, or a recovery code"),
+        max_length=64,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )
+    totp_only = False
+
+    def clean_code(self) -> str:
+        value = parse_code(self.cleaned_data["code"], allow_recovery_code=not self.totp_only)
+        if value is None:
+            key = "invalid_totp_format" if self.totp_only else "invalid_code_format"
+            raise forms.ValidationError(get_adapter().get_error_message(key), code="invalid_format")
+        return value
+
+
+class EnrolForm(CodeForm):
+    totp_only = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["code"].label = _("6-digit code shown by your authenticator app")
+        self.fields["code"].widget.attrs.update({"inputmode": "numeric", "autocomplete": "one-time-code"})
+
+
+class DisableForm(CodeForm):
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["password", "code"]

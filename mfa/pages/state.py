@@ -1,0 +1,70 @@
+"""The browser's side of a login, kept in Django's cookie session.
+
+- ``"mfa.pending"``: a correct password for a user with MFA on, waiting for the second factor
+  (who, which backend, since when); it expires after MFA["MFA_TOKEN_LIFETIME"].
+- ``"mfa.sid"``: the AuthSession row of a completed browser login, so ending that session in the
+  API, the admin or the sessions page also signs the browser out.
+
+``on_user_logged_in`` (connected in MFAConfig.ready) decides, at every cookie login, whether the
+login is complete or must become pending.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
+from django.http import HttpRequest
+from django.utils import timezone
+
+from mfa import factors, sessions
+from mfa.conf import mfa_settings
+from mfa.http import client_info
+from mfa.tokens import AMR
+
+PENDING_KEY = "mfa.pending"
+SID_KEY = "mfa.sid"
+REMINDED_KEY = "mfa.reminded"
+
+
+def pending_login(request: HttpRequest) -> dict[str, Any] | None:
+    """The half-authenticated state of this browser session, or None (also when expired)."""
+    pending = request.session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    if time.time() - float(pending.get("at", 0)) > mfa_settings.MFA_TOKEN_LIFETIME.total_seconds():
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return pending
+
+
+def begin_partial_login(request: HttpRequest, user: Any) -> None:
+    """Undo a password-only login of a user with MFA on, keeping only the pending state."""
+    backend = request.session.get(BACKEND_SESSION_KEY)
+    for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY, SID_KEY):
+        request.session.pop(key, None)
+    request.session[PENDING_KEY] = {"user": str(user.pk), "backend": backend, "at": time.time()}
+    request.user = AnonymousUser()
+
+
+def record_browser_session(request: HttpRequest, user: Any, amr: list[str]) -> None:
+    """Record a completed browser login as an AuthSession row and remember it in the cookie."""
+    row = sessions.create_session(user, amr=amr, now=timezone.now(), client=client_info(request))
+    request.session[SID_KEY] = str(row.pk)
+    request.session.pop(PENDING_KEY, None)
+
+
+def on_user_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: decides whether a browser login is complete."""
+    if request is None or not hasattr(request, "session"):
+        return
+    amr = getattr(request, "_mfa_amr", None)
+    if amr is not None:  # the challenge view completed the second factor
+        record_browser_session(request, user, amr)
+        return
+    if factors.has_mfa(user):
+        begin_partial_login(request, user)
+        return
+    record_browser_session(request, user, [AMR.PASSWORD])
