@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "authsite.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of pages and API messages from Accept-Language (no language prefix in URLs).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,6 +168,8 @@ AUTH_PASSWORD_VALIDATORS = [
 
 # --- Internationalisation, static files ---------------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# The languages mfa ships a translation for (mfa/locale); others fall back to English.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -254,7 +258,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "EXCEPTION_HANDLER": "mfa.exception_handler.api_exception_handler",
+    "EXCEPTION_HANDLER": "mfa.api.exception_handler.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "NUM_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
     "DEFAULT_PAGINATION_CLASS": None,
