@@ -15,7 +15,7 @@ from django.http import Http404
 from django.test import RequestFactory
 
 from authsite.middleware import ApiErrorMiddleware
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

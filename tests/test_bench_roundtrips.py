@@ -16,7 +16,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from authsite.roundtrips import HEADER, MONGO_LISTENER
-from tests.conftest import PASSWORD, bearer, enable_mfa, login, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

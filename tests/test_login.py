@@ -8,7 +8,7 @@ import jwt
 import pytest
 from django.conf import settings as django_settings
 
-from tests.conftest import PASSWORD, bearer, login
+from tests.helpers import PASSWORD, bearer, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

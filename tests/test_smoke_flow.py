@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import PASSWORD, bearer, login, totp_now
+from tests.helpers import PASSWORD, bearer, login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -12,7 +12,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from authsite import settings as production_settings
-from tests.conftest import PASSWORD, login
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

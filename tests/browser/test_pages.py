@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 
 from mfa.models import AuthSession, TOTPDevice
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

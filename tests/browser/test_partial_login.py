@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from mfa.models import AuthSession, TOTPDevice
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -89,7 +89,7 @@ def test_recovery_code_completes_browser_login(browser, user_with_mfa):
 
 
 def test_admin_login_goes_through_the_challenge(browser, make_user, clock, api):
-    from tests.conftest import enable_mfa
+    from tests.helpers import enable_mfa
 
     staff = make_user("staff@example.com", is_staff=True, is_superuser=True)
     mfa_user = enable_mfa(api, staff, clock)
@@ -145,7 +145,7 @@ def test_grace_period_reminds_but_lets_through(browser, make_user, settings):
 
 
 def test_api_answers_403_when_enrolment_is_required(api, make_user, settings):
-    from tests.conftest import bearer, login
+    from tests.helpers import bearer, login
 
     settings.MFA = {**settings.MFA, "REQUIRED": "all"}
     u = make_user("api@example.com")

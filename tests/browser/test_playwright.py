@@ -17,8 +17,8 @@ import pyotp
 import pytest
 from django.utils import timezone
 
-from tests.browser.conftest import browser_unavailable
-from tests.conftest import PASSWORD
+from tests.browser.helpers import browser_unavailable
+from tests.helpers import PASSWORD
 
 _unavailable = browser_unavailable()
 if _unavailable:

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 
 LOGIN_VERIFY = "/api/auth/mfa/login/verify"
 SETUP = "/api/auth/mfa/setup"

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from mfa import signals
 from mfa.models import SecurityEvent
-from tests.conftest import PASSWORD, bearer, enable_mfa, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, totp_now
 from tests.mfa.helpers import DISABLE, EVENTS, RECOVERY_CODES, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)

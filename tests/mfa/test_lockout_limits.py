@@ -4,7 +4,7 @@ import pytest
 from django.core import mail
 
 from mfa.models import TOTPDevice
-from tests.conftest import login, totp_now
+from tests.helpers import login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.conftest import PASSWORD, login
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

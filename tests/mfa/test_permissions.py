@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import login, mfa_login
+from tests.helpers import login, mfa_login
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.urls_permissions")]
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.conftest import bearer, login, mfa_login, totp_now
+from tests.helpers import bearer, login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

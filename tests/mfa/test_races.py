@@ -18,7 +18,7 @@ from mfa import flows
 from mfa.events import Client as ClientFacts
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, RecoveryCode
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 from tests.mfa.helpers import LOGIN_VERIFY, device_of, race_marks, run_together, wrong_code
 
 pytestmark = race_marks

@@ -14,7 +14,7 @@ import pytest
 from django.test import Client
 
 from mfa.models import AuthSession
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.mfa.helpers import race_marks, run_together
 
 pytestmark = race_marks

@@ -22,7 +22,7 @@ from django.conf import settings as django_settings
 from django.utils import timezone
 
 from mfa.models import AuthSession
-from tests.conftest import login, mfa_login, totp_now
+from tests.helpers import login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import bearer, login
+from tests.helpers import bearer, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

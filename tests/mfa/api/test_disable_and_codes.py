@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from mfa.models import RecoveryCode, TOTPDevice
-from tests.conftest import PASSWORD, bearer, login, totp_now
+from tests.helpers import PASSWORD, bearer, login, totp_now
 from tests.mfa.helpers import DISABLE, ME, RECOVERY_CODES, device_of, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)

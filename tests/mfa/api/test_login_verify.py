@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 from mfa import recovery
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice
 from mfa.tokens import AccessToken
-from tests.conftest import PASSWORD, bearer, enable_mfa, login, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
 from tests.mfa.helpers import LOGIN_VERIFY, ME, device_of, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)

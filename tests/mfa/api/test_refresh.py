@@ -9,7 +9,7 @@ import pytest
 
 from mfa import signals
 from mfa.models import AuthSession, SecurityEvent
-from tests.conftest import login, mfa_login
+from tests.helpers import login, mfa_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

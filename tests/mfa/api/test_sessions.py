@@ -11,7 +11,7 @@ from django.utils import timezone
 from mfa import sessions
 from mfa.events import NO_CLIENT
 from mfa.models import AuthSession, SecurityEvent
-from tests.conftest import PASSWORD, login, totp_now
+from tests.helpers import PASSWORD, login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

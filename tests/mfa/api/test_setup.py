@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 
 from mfa.models import AuthSession, TOTPDevice
-from tests.conftest import bearer, enable_mfa, login, totp_now
+from tests.helpers import bearer, enable_mfa, login, totp_now
 from tests.mfa.helpers import ME, SETUP, VERIFY, mfa_token, require_tool, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -248,7 +248,7 @@ def test_disabling_and_regenerating_send_emails(api, user_with_mfa, clock):
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [user_with_mfa.email]
     assert "recovery codes" in mail.outbox[0].subject.lower()
     clock.advance(30)
-    from tests.conftest import PASSWORD
+    from tests.helpers import PASSWORD
 
     r = api.post("/api/auth/mfa/disable",
                  {"password": PASSWORD, "code": totp_now(user_with_mfa.secret, clock.now)}, format="json")
