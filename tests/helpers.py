@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyotp
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def stop_devdb(proc: subprocess.Popen) -> None:
 
 
 def login(api: APIClient, email: str, password: str = PASSWORD):
-    return api.post("/api/auth/login", {"email": email, "password": password}, format="json")
+    return api.post(reverse("mfa:auth-login"), {"email": email, "password": password}, format="json")
 
 
 def bearer(api: APIClient, access: str) -> APIClient:
@@ -98,10 +99,10 @@ def enable_mfa(api: APIClient, user, clock: Clock) -> MFAUser:
     assert r.status_code == 200, r.content
     access, refresh = r.json()["access"], r.json()["refresh"]
     bearer(api, access)
-    r = api.post("/api/auth/mfa/setup", {}, format="json")
+    r = api.post(reverse("mfa:mfa-setup"), {}, format="json")
     assert r.status_code == 200, r.content
     secret = r.json()["secret"]
-    r = api.post("/api/auth/mfa/verify", {"code": totp_now(secret, clock.now)}, format="json")
+    r = api.post(reverse("mfa:mfa-verify"), {"code": totp_now(secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
     api.credentials()
     return MFAUser(user, secret, r.json()["recovery_codes"], access, refresh)
@@ -111,7 +112,7 @@ def mfa_login(api: APIClient, mfa_user: MFAUser, clock: Clock, code: str | None 
     """Log in with the password, then the current TOTP code (or ``code``); returns the tokens."""
     token = login(api, mfa_user.email).json()["mfa_token"]
     r = api.post(
-        "/api/auth/mfa/login/verify",
+        reverse("mfa:mfa-login-verify"),
         {"mfa_token": token, "code": code or totp_now(mfa_user.secret, clock.now)},
         format="json",
     )

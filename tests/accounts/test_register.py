@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from authsite import settings as production_settings
@@ -20,7 +21,7 @@ User = get_user_model()
 
 
 def register(api: APIClient, email: str, password: str = PASSWORD, **extra):
-    return api.post("/api/auth/register", {"email": email, "password": password, **extra}, format="json")
+    return api.post(reverse("register"), {"email": email, "password": password, **extra}, format="json")
 
 
 @pytest.fixture

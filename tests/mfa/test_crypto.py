@@ -7,6 +7,7 @@ import base64
 import pytest
 from cryptography.fernet import Fernet
 from django.forms.models import model_to_dict
+from django.urls import reverse
 
 from mfa import crypto
 from mfa.models import TOTPDevice
@@ -37,7 +38,7 @@ def test_pending_secret_is_ciphertext_too(api, user, clock):
     from tests.helpers import bearer, login
 
     bearer(api, login(api, user.email).json()["access"])
-    secret = api.post("/api/auth/mfa/setup", {}, format="json").json()["secret"]
+    secret = api.post(reverse("mfa:mfa-setup"), {}, format="json").json()["secret"]
     device = TOTPDevice.objects.get(user=user)
     assert not device.confirmed
     assert secret not in device.encrypted_secret

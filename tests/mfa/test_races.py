@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from mfa import flows
 from mfa.events import Client as ClientFacts
@@ -37,7 +38,7 @@ def in_threads(jobs: list[Callable[[], object]]) -> list[object]:
 
 
 def new_mfa_token(email: str) -> str:
-    r = Client().post("/api/auth/login", {"email": email, "password": PASSWORD}, content_type="application/json")
+    r = Client().post(reverse("mfa:auth-login"), {"email": email, "password": PASSWORD}, content_type="application/json")
     assert r.status_code == 200 and r.json()["requires_mfa"] is True, r.content
     return r.json()["mfa_token"]
 
