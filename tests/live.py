@@ -142,6 +142,7 @@ def live_site(
         url = f"http://127.0.0.1:{port}"
         site = LiveSite(url, env, server, devdb, devdb_args, devdb_port)
         threading.Thread(target=_drain, args=(server.stderr, site.stderr_lines), daemon=True).start()
+        # a literal path: the benchmarks use this module with settings that have no URLconf
         _wait_http(url + "/api/auth/me", server)
         yield site
     finally:
