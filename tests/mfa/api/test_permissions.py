@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from tests.helpers import login, mfa_login
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.urls_permissions")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.api.urls_permissions")]
 
 COMPLETE = "/host/mfa-complete"
 STEP_UP = "/host/step-up"
