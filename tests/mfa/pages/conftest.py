@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, browser_unavailable
+from tests.mfa.pages.helpers import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, browser_unavailable
 
 
 @pytest.fixture(scope="module")

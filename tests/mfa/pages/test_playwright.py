@@ -18,8 +18,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.browser.helpers import browser_unavailable
 from tests.helpers import PASSWORD
+from tests.mfa.pages.helpers import browser_unavailable
 
 _unavailable = browser_unavailable()
 if _unavailable:
