@@ -3,7 +3,7 @@
 authsite.roundtrips.RoundtripCounterMiddleware (installed by BENCH_ENDPOINTS=1) counts SQL statements
 and, on MongoDB, every command the client sends (a pymongo CommandListener), and reports them in
 ``X-DB-Roundtrips``. These tests install it and hold the issue's limits: GET me 1, token/refresh 3,
-mfa/login/verify 4 (BENCHMARKS.md). tests/mfa/test_query_counts.py counts with Django's
+mfa/login/verify 4 (BENCHMARKS.md). tests/mfa/api/test_query_counts.py counts with Django's
 CaptureQueriesContext; this file guards the same paths with the benchmark's own counter, so the
 benchmark's numbers and the suite agree.
 """
