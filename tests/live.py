@@ -59,7 +59,7 @@ class LiveSite:
 
     def start_database(self) -> None:
         """Start SecantusDB again on the same port and storage."""
-        from tests.conftest import READY
+        from tests.helpers import READY
 
         self.devdb = subprocess.Popen(
             [sys.executable, "-m", "authsite.devdb", "--port", str(self.devdb_port), *self.devdb_args],
@@ -99,7 +99,7 @@ def live_site(
     """Serve the site with gunicorn on loopback. Without ``database_url``, a SecantusDB process is
     started (``data_dir``: on disk there, else in memory) and stopped afterwards. ``workers`` or
     ``threads`` None: gunicorn.conf.py's own default."""
-    from tests.conftest import start_devdb, stop_devdb
+    from tests.helpers import start_devdb, stop_devdb
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
     env.update(
@@ -142,6 +142,7 @@ def live_site(
         url = f"http://127.0.0.1:{port}"
         site = LiveSite(url, env, server, devdb, devdb_args, devdb_port)
         threading.Thread(target=_drain, args=(server.stderr, site.stderr_lines), daemon=True).start()
+        # a literal path: the benchmarks use this module with settings that have no URLconf
         _wait_http(url + "/api/auth/me", server)
         yield site
     finally:

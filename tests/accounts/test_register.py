@@ -9,10 +9,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from authsite import settings as production_settings
-from tests.conftest import PASSWORD, login
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,7 +21,7 @@ User = get_user_model()
 
 
 def register(api: APIClient, email: str, password: str = PASSWORD, **extra):
-    return api.post("/api/auth/register", {"email": email, "password": password, **extra}, format="json")
+    return api.post(reverse("register"), {"email": email, "password": password, **extra}, format="json")
 
 
 @pytest.fixture

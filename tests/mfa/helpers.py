@@ -10,17 +10,18 @@ from datetime import datetime
 
 import pytest
 from django.db import connection
+from django.urls import reverse, reverse_lazy
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 
-LOGIN_VERIFY = "/api/auth/mfa/login/verify"
-SETUP = "/api/auth/mfa/setup"
-VERIFY = "/api/auth/mfa/verify"
-DISABLE = "/api/auth/mfa/disable"
-RECOVERY_CODES = "/api/auth/mfa/recovery-codes"
-EVENTS = "/api/auth/mfa/events"
-ME = "/api/auth/me"
+LOGIN_VERIFY = reverse_lazy("mfa:mfa-login-verify")
+SETUP = reverse_lazy("mfa:mfa-setup")
+VERIFY = reverse_lazy("mfa:mfa-verify")
+DISABLE = reverse_lazy("mfa:mfa-disable")
+RECOVERY_CODES = reverse_lazy("mfa:mfa-recovery-codes")
+EVENTS = reverse_lazy("mfa:mfa-events")
+ME = reverse_lazy("mfa:auth-me")
 
 
 def require_tool(name: str, package: str) -> str:
@@ -46,7 +47,7 @@ def wrong_code(secret: str, when: datetime, *, spread: int = 4) -> str:
 
 def mfa_token(api: APIClient, email: str, **extra) -> str:
     """Log in with the right password for a user with MFA on; return the mfa_token."""
-    r = api.post("/api/auth/login", {"email": email, "password": PASSWORD}, format="json", **extra)
+    r = api.post(reverse("mfa:auth-login"), {"email": email, "password": PASSWORD}, format="json", **extra)
     assert r.status_code == 200, r.content
     body = r.json()
     assert body["requires_mfa"] is True, body

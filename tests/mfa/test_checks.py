@@ -28,7 +28,7 @@ def test_site_urls_pass_the_bypass_check():
 
 
 def test_simplejwt_token_obtain_view_in_urls_is_an_error():
-    with override_settings(ROOT_URLCONF="tests.mfa.urls_bypass"):
+    with override_settings(ROOT_URLCONF="tests.mfa.api.urls_bypass"):
         errors = messages_with("mfa.E001")
     assert len(errors) == 1
     assert isinstance(errors[0], Error)
@@ -68,5 +68,5 @@ def test_missing_signing_key_falls_back_to_secret_key_and_warns(settings):
 
 
 def test_manage_py_check_fails_on_the_bypass():
-    with override_settings(ROOT_URLCONF="tests.mfa.urls_bypass"), pytest.raises(SystemCheckError, match=r"mfa\.E001"):
+    with override_settings(ROOT_URLCONF="tests.mfa.api.urls_bypass"), pytest.raises(SystemCheckError, match=r"mfa\.E001"):
         call_command("check")

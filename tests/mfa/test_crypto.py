@@ -7,10 +7,11 @@ import base64
 import pytest
 from cryptography.fernet import Fernet
 from django.forms.models import model_to_dict
+from django.urls import reverse
 
 from mfa import crypto
 from mfa.models import TOTPDevice
-from tests.conftest import totp_now
+from tests.helpers import totp_now
 from tests.mfa.helpers import mfa_token, verify_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -34,10 +35,10 @@ def test_stored_secret_is_ciphertext(user_with_mfa):
 
 
 def test_pending_secret_is_ciphertext_too(api, user, clock):
-    from tests.conftest import bearer, login
+    from tests.helpers import bearer, login
 
     bearer(api, login(api, user.email).json()["access"])
-    secret = api.post("/api/auth/mfa/setup", {}, format="json").json()["secret"]
+    secret = api.post(reverse("mfa:mfa-setup"), {}, format="json").json()["secret"]
     device = TOTPDevice.objects.get(user=user)
     assert not device.confirmed
     assert secret not in device.encrypted_secret

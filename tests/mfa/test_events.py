@@ -9,12 +9,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from mfa import signals
 from mfa.models import SecurityEvent
-from tests.conftest import PASSWORD, bearer, enable_mfa, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, totp_now
 from tests.mfa.helpers import DISABLE, EVENTS, RECOVERY_CODES, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -183,7 +184,7 @@ def test_events_of_another_user_never_appear(user, make_user, clock):
     enable_mfa(alice_api, user, clock)
     bob = make_user("bob@example.com")
     bob_api = APIClient()
-    r = bob_api.post("/api/auth/login", {"email": bob.email, "password": PASSWORD}, format="json")
+    r = bob_api.post(reverse("mfa:auth-login"), {"email": bob.email, "password": PASSWORD}, format="json")
     bearer(bob_api, r.json()["access"])
     events = bob_api.get(EVENTS).json()
     assert events["count"] == SecurityEvent.objects.filter(user=bob).count()

@@ -2,8 +2,9 @@
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
-from tests.conftest import PASSWORD, login
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,9 +52,9 @@ def test_the_limit_is_per_account_and_case_insensitive(api, make_user, clock):
 def test_browser_sign_in_shares_the_backoff(user, clock):
     browser = Client()
     for _ in range(10):
-        r = browser.post("/account/login/", {"username": user.email, "password": "wrong password!"})
+        r = browser.post(reverse("mfa_pages:login"), {"username": user.email, "password": "wrong password!"})
         assert r.status_code == 200
-    r = browser.post("/account/login/", {"username": user.email, "password": PASSWORD})
+    r = browser.post(reverse("mfa_pages:login"), {"username": user.email, "password": PASSWORD})
     assert r.status_code == 429 and "Too many failed sign-ins" in r.content.decode()
     assert "_auth_user_id" not in browser.session
 

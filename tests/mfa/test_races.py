@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from mfa import flows
 from mfa.events import ClientInfo as ClientFacts
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, RecoveryCode
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 from tests.mfa.helpers import LOGIN_VERIFY, device_of, race_marks, run_together, wrong_code
 
 pytestmark = race_marks
@@ -37,7 +38,7 @@ def in_threads(jobs: list[Callable[[], object]]) -> list[object]:
 
 
 def new_mfa_token(email: str) -> str:
-    r = Client().post("/api/auth/login", {"email": email, "password": PASSWORD}, content_type="application/json")
+    r = Client().post(reverse("mfa:auth-login"), {"email": email, "password": PASSWORD}, content_type="application/json")
     assert r.status_code == 200 and r.json()["requires_mfa"] is True, r.content
     return r.json()["mfa_token"]
 

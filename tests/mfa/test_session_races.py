@@ -12,15 +12,16 @@ from collections.abc import Callable
 import jwt
 import pytest
 from django.test import Client
+from django.urls import reverse, reverse_lazy
 
 from mfa.models import AuthSession
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from tests.mfa.helpers import race_marks, run_together
 
 pytestmark = race_marks
 
 THREADS = 8
-REFRESH = "/api/auth/token/refresh"
+REFRESH = reverse_lazy("mfa:auth-refresh")
 
 
 def claims(token: str) -> dict:
@@ -45,7 +46,7 @@ def post_refresh(token: str) -> Callable[[Client], tuple[int, dict]]:
 
 def post_logout_all(access: str) -> Callable[[Client], tuple[int, dict]]:
     def job(client: Client) -> tuple[int, dict]:
-        r = client.post("/api/auth/logout/all", {}, content_type="application/json",
+        r = client.post(reverse("mfa:auth-logout-all"), {}, content_type="application/json",
                         HTTP_AUTHORIZATION=f"Bearer {access}")
         return r.status_code, {}
 
@@ -53,7 +54,7 @@ def post_logout_all(access: str) -> Callable[[Client], tuple[int, dict]]:
 
 
 def fresh_login(email: str) -> dict:
-    r = Client().post("/api/auth/login", {"email": email, "password": PASSWORD}, content_type="application/json")
+    r = Client().post(reverse("mfa:auth-login"), {"email": email, "password": PASSWORD}, content_type="application/json")
     assert r.status_code == 200, r.content
     return r.json()
 
@@ -63,7 +64,7 @@ def refresh_status(token: str) -> int:
 
 
 def me_status(access: str) -> int:
-    return Client().get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {access}").status_code
+    return Client().get(reverse("mfa:auth-me"), HTTP_AUTHORIZATION=f"Bearer {access}").status_code
 
 
 @pytest.mark.parametrize("round_", range(5))

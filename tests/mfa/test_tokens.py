@@ -19,15 +19,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.conf import settings as django_settings
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from mfa.models import AuthSession
-from tests.conftest import login, mfa_login, totp_now
+from tests.helpers import login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ME = "/api/auth/me"
-REFRESH = "/api/auth/token/refresh"
+ME = reverse_lazy("mfa:auth-me")
+REFRESH = reverse_lazy("mfa:auth-refresh")
 
 
 def b64(data: bytes) -> str:
@@ -79,7 +80,7 @@ def test_access_refresh_and_mfa_tokens_have_distinct_types(api, clock, user_with
     body = login(api, user_with_mfa.email).json()
     mfa_token = body["mfa_token"]
     r = api.post(
-        "/api/auth/mfa/login/verify",
+        reverse("mfa:mfa-login-verify"),
         {"mfa_token": mfa_token, "code": totp_now(user_with_mfa.secret, clock.now)},
         format="json",
     )
@@ -124,7 +125,7 @@ def test_mfa_token_is_not_a_bearer_or_refresh_token(api, user_with_mfa):
 
 
 def test_access_token_is_not_an_mfa_token(api, pair, clock):
-    r = api.post("/api/auth/mfa/login/verify", {"mfa_token": pair["access"], "code": "123456"}, format="json")
+    r = api.post(reverse("mfa:mfa-login-verify"), {"mfa_token": pair["access"], "code": "123456"}, format="json")
     assert r.status_code == 401
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import pyotp
 import pytest
 import requests
+from django.urls import reverse
 
 PASSWORD = "correct horse battery staple, live"
 STEP = 30
-API = "/api/auth/"
 
 # The live site runs production settings; these lift the per-IP throttles (one client IP does
 # all the traffic) and keep access tokens alive for a whole fuzzing run.
@@ -67,7 +67,8 @@ class Reply:
 
 
 class Client:
-    """JSON over HTTP to one live site; one keep-alive connection pool per instance (per thread)."""
+    """JSON over HTTP to one live site; one keep-alive connection pool per instance (per thread).
+    Paths are the site's own (``reverse("mfa:auth-me")``), appended to ``base_url``."""
 
     def __init__(self, base_url: str, *, timeout: float = 20.0) -> None:
         self.base_url = base_url
@@ -78,7 +79,7 @@ class Client:
         self, method: str, path: str, body: Any = None, *, token: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        url = self.base_url + (path if path.startswith("/") else API + path)
+        url = self.base_url + path
         hdrs = {"Accept": "application/json", **(headers or {})}
         if token:
             hdrs["Authorization"] = f"Bearer {token}"
@@ -130,14 +131,14 @@ class LiveUser:
 
 def register(client: Client, email: str | None = None, password: str = PASSWORD) -> LiveUser:
     user = LiveUser(email or unique_email(), password)
-    r = client.post("register", {"email": user.email, "password": password})
+    r = client.post(reverse("register"), {"email": user.email, "password": password})
     assert r.status == 201, (r.status, r.text)
     user.id = r.json["id"]
     return user
 
 
 def password_login(client: Client, user: LiveUser) -> dict:
-    r = client.post("login", {"email": user.email, "password": user.password})
+    r = client.post(reverse("mfa:auth-login"), {"email": user.email, "password": user.password})
     assert r.status == 200, (r.status, r.text)
     return r.json
 
@@ -151,11 +152,11 @@ def login(client: Client, user: LiveUser) -> LiveUser:
 
 def enable_mfa(client: Client, user: LiveUser) -> LiveUser:
     """Set up and confirm TOTP for a logged-in user (MFA off); keeps its session and codes."""
-    r = client.post("mfa/setup", {}, token=user.access)
+    r = client.post(reverse("mfa:mfa-setup"), {}, token=user.access)
     assert r.status == 200, (r.status, r.text)
     user.secret = r.json["secret"]
     user.last_step = current_step()
-    r = client.post("mfa/verify", {"code": totp_at(user.secret, user.last_step)}, token=user.access)
+    r = client.post(reverse("mfa:mfa-verify"), {"code": totp_at(user.secret, user.last_step)}, token=user.access)
     assert r.status == 200, (r.status, r.text)
     user.recovery_codes = r.json["recovery_codes"]
     return user
@@ -173,7 +174,7 @@ def mfa_token(client: Client, user: LiveUser) -> str:
 
 
 def mfa_login(client: Client, user: LiveUser, code: str) -> Reply:
-    return client.post("mfa/login/verify", {"mfa_token": mfa_token(client, user), "code": code})
+    return client.post(reverse("mfa:mfa-login-verify"), {"mfa_token": mfa_token(client, user), "code": code})
 
 
 def race(n: int, work: Callable[[int, Client], Reply], base_url: str) -> list[Reply]:
@@ -182,7 +183,7 @@ def race(n: int, work: Callable[[int, Client], Reply], base_url: str) -> list[Re
     barrier = threading.Barrier(n)
     clients = [Client(base_url) for _ in range(n)]
     for c in clients:  # open the keep-alive connections before the race
-        c.get("/api/auth/me")
+        c.get(reverse("mfa:auth-me"))
     results: list[Any] = [None] * n
 
     def run(i: int) -> None:

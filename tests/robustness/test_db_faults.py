@@ -14,6 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from django.urls import reverse
 
 from tests.live import live_site
 from tests.robustness.helpers import (
@@ -59,18 +60,18 @@ def test_database_outage_answers_503_fast_then_recovers_with_nothing_lost(tmp_pa
         assert r.status == 200, r.text
         second_access, second_refresh = r.json["access"], r.json["refresh"]
         pending_mfa_token = mfa_token(client, user)
-        me = client.get("me", token=second_access)
+        me = client.get(reverse("mfa:auth-me"), token=second_access)
         assert me.status == 200 and me.json["recovery_codes_left"] == 9, me.text
         master, workers = site.server.pid, worker_pids(site.server.pid)
         assert workers
 
         requests = {
-            "login": ("POST", "login", {"email": user.email, "password": user.password}, None),
-            "me": ("GET", "me", None, second_access),
-            "refresh": ("POST", "token/refresh", {"refresh": first_refresh}, None),
-            "mfa/login/verify": ("POST", "mfa/login/verify",
+            "login": ("POST", reverse("mfa:auth-login"), {"email": user.email, "password": user.password}, None),
+            "me": ("GET", reverse("mfa:auth-me"), None, second_access),
+            "refresh": ("POST", reverse("mfa:auth-refresh"), {"refresh": first_refresh}, None),
+            "mfa/login/verify": ("POST", reverse("mfa:mfa-login-verify"),
                                  {"mfa_token": pending_mfa_token, "code": user.recovery_codes[0]}, None),
-            "register": ("POST", "register", {"email": "new@example.com", "password": "another passphrase"},
+            "register": ("POST", reverse("register"), {"email": "new@example.com", "password": "another passphrase"},
                          None),
         }
 
@@ -96,7 +97,7 @@ def test_database_outage_answers_503_fast_then_recovers_with_nothing_lost(tmp_pa
         # Recovery: the same gunicorn processes serve again, within a few seconds.
         deadline = time.monotonic() + 20
         while True:
-            r = client.get("me", token=second_access)
+            r = client.get(reverse("mfa:auth-me"), token=second_access)
             if r.status == 200 or time.monotonic() > deadline:
                 break
             assert r.status == 503, r.text
@@ -107,20 +108,20 @@ def test_database_outage_answers_503_fast_then_recovers_with_nothing_lost(tmp_pa
 
         # Nothing lost: user, device, recovery codes and both sessions are as before the fault.
         assert r.json["mfa_enabled"] is True and r.json["recovery_codes_left"] == 9, r.text
-        r = client.post("token/refresh", {"refresh": first_refresh})  # the pre-fault token rotates
+        r = client.post(reverse("mfa:auth-refresh"), {"refresh": first_refresh})  # the pre-fault token rotates
         assert r.status == 200, r.text
-        r = client.post("token/refresh", {"refresh": second_refresh})
+        r = client.post(reverse("mfa:auth-refresh"), {"refresh": second_refresh})
         assert r.status == 200, r.text
-        sessions = client.get("sessions", token=r.json["access"])
+        sessions = client.get(reverse("mfa:sessions-list"), token=r.json["access"])
         assert sessions.status == 200 and len(sessions.json) == 2, sessions.text
         # the mfa_token from before the fault was not used up by the failed attempt
-        r = client.post("mfa/login/verify", {"mfa_token": pending_mfa_token, "code": user.recovery_codes.pop()})
+        r = client.post(reverse("mfa:mfa-login-verify"), {"mfa_token": pending_mfa_token, "code": user.recovery_codes.pop()})
         assert r.status == 200, r.text
         code = user.next_code()
         assert code is not None
         r = mfa_login(client, user, code)  # password + TOTP
         assert r.status == 200, r.text
-        me = client.get("me", token=r.json["access"])
+        me = client.get(reverse("mfa:auth-me"), token=r.json["access"])
         assert me.json["recovery_codes_left"] == 8, me.text
         log = site.log_text()
         assert "database unavailable" in log  # logged for the operator: exception type only
@@ -148,9 +149,9 @@ def test_hung_database_answers_503_never_hangs_and_recovers(tmp_path):
         assert site.devdb is not None
         os.kill(site.devdb.pid, signal.SIGSTOP)
         try:
-            first = client.get("me", token=user.access)
-            later = [client.post("token/refresh", {"refresh": user.refresh}),
-                     client.post("login", {"email": user.email, "password": user.password})]
+            first = client.get(reverse("mfa:auth-me"), token=user.access)
+            later = [client.post(reverse("mfa:auth-refresh"), {"refresh": user.refresh}),
+                     client.post(reverse("mfa:auth-login"), {"email": user.email, "password": user.password})]
         finally:
             os.kill(site.devdb.pid, signal.SIGCONT)
         print(f"hung database: first answer {first.elapsed:.2f} s, then "
@@ -161,9 +162,9 @@ def test_hung_database_answers_503_never_hangs_and_recovers(tmp_path):
         assert first.elapsed < FIRST_HUNG_ANSWER_SECONDS
         assert all(r.elapsed < MAX_OUTAGE_ANSWER_SECONDS for r in later), [r.elapsed for r in later]
         deadline = time.monotonic() + 20
-        while (r := client.get("me", token=user.access)).status != 200 and time.monotonic() < deadline:
+        while (r := client.get(reverse("mfa:auth-me"), token=user.access)).status != 200 and time.monotonic() < deadline:
             time.sleep(0.25)
         assert r.status == 200, r.text
-        r = client.post("token/refresh", {"refresh": user.refresh})  # the refresh refused above still works
+        r = client.post(reverse("mfa:auth-refresh"), {"refresh": user.refresh})  # the refresh refused above still works
         assert r.status == 200, r.text
         client.close()

@@ -21,9 +21,11 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterator
+from urllib.parse import unquote
 
 import pytest
 import schemathesis
+from django.urls import reverse
 from schemathesis.engine import Status, events, from_schema
 
 from tests.robustness.helpers import Client, LiveUser, login, mfa_login, mfa_user, register
@@ -45,13 +47,21 @@ CHECKS = [
     "missing_required_header",
     "unsupported_method",
 ]
-OPERATIONS = {
-    "POST /api/auth/register/", "POST /api/auth/login/", "POST /api/auth/token/refresh/",
-    "GET /api/auth/me/", "POST /api/auth/logout/", "POST /api/auth/logout/all/",
-    "GET /api/auth/sessions/", "DELETE /api/auth/sessions/{id}/", "POST /api/auth/mfa/setup/",
-    "POST /api/auth/mfa/verify/", "POST /api/auth/mfa/login/verify/", "POST /api/auth/mfa/disable/",
-    "POST /api/auth/mfa/recovery-codes/", "GET /api/auth/mfa/events/",
-}
+# The operations as schemathesis labels them: the method and the documented path, which the schema
+# gives with a trailing slash.
+OPERATIONS = [
+    ("POST", "register"), ("POST", "mfa:auth-login"), ("POST", "mfa:auth-refresh"), ("GET", "mfa:auth-me"),
+    ("POST", "mfa:auth-logout"), ("POST", "mfa:auth-logout-all"), ("GET", "mfa:sessions-list"),
+    ("DELETE", "mfa:sessions-detail"), ("POST", "mfa:mfa-setup"), ("POST", "mfa:mfa-verify"),
+    ("POST", "mfa:mfa-login-verify"), ("POST", "mfa:mfa-disable"), ("POST", "mfa:mfa-recovery-codes"),
+    ("GET", "mfa:mfa-events"),
+]
+
+
+def operations() -> set[str]:
+    """``OPERATIONS`` as labels: ``"DELETE /api/auth/sessions/{id}/"``."""
+    kwargs = {"mfa:sessions-detail": {"pk": "{id}"}}
+    return {f"{method} {unquote(reverse(name, kwargs=kwargs.get(name)))}/" for method, name in OPERATIONS}
 
 
 @schemathesis.check
@@ -83,9 +93,10 @@ class Identity:
         if self.user is None or self.client is None or response.status_code not in (200, 204):
             return
         path = case.path.rstrip("/")
-        if not (path.endswith(("logout", "logout/all", "mfa/disable")) or case.method.upper() == "DELETE"):
+        ending = {reverse("mfa:auth-logout"), reverse("mfa:auth-logout-all"), reverse("mfa:mfa-disable")}
+        if not (path in ending or case.method.upper() == "DELETE"):
             return  # nothing else can end the caller's own session
-        if self.client.get("me", token=self.user.access).status != 401:
+        if self.client.get(reverse("mfa:auth-me"), token=self.user.access).status != 401:
             return
         self.relogins += 1
         if not self.user.secret:
@@ -147,7 +158,7 @@ def _config() -> schemathesis.Config:
 
 def fuzz(base_url: str, identity: Identity) -> tuple[Counter, list[str]]:
     """Run every phase on every operation; return the cases sent per operation and the failures."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/api/schema/?format=json", config=_config())
+    schema = schemathesis.openapi.from_url(f"{base_url}{reverse('schema')}?format=json", config=_config())
     if identity.user is not None:
         schema.auth(refresh_interval=None)(BearerToken)
     cases: Counter = Counter()
@@ -175,8 +186,9 @@ def fuzz(base_url: str, identity: Identity) -> tuple[Counter, list[str]]:
 def _assert_clean(cases: Counter, problems: list[str]) -> None:
     unique = list(dict.fromkeys(problems))
     assert not unique, f"{len(unique)} failure(s):\n\n" + "\n\n".join(unique[:15])
-    assert set(cases) >= OPERATIONS, f"operations not exercised: {OPERATIONS - set(cases)}"
-    assert all(cases[op] >= 5 for op in OPERATIONS), cases
+    expected = operations()
+    assert set(cases) >= expected, f"operations not exercised: {expected - set(cases)}"
+    assert all(cases[op] >= 5 for op in expected), cases
 
 
 @pytest.fixture(scope="module")
@@ -202,5 +214,5 @@ def test_api_conforms_to_its_schema_under_fuzzing_as_a_user_with_mfa(live, fuzz_
     cases, problems = fuzz(live.url, identity)
     _assert_clean(cases, problems)
     assert identity.user is not None
-    r = fuzz_client.get("me", token=identity.user.access)
+    r = fuzz_client.get(reverse("mfa:auth-me"), token=identity.user.access)
     assert r.status == 200 and r.json["mfa_enabled"] is True, r.text  # fuzzing never turned MFA off

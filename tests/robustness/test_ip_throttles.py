@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
 
-from tests.conftest import PASSWORD, login
+from tests.helpers import PASSWORD, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,36 +33,36 @@ def _assert_throttled(r) -> None:
 
 def test_register_flood_from_one_ip_is_throttled(api, throttled):
     for n in range(3):
-        r = api.post("/api/auth/register", {"email": f"f{n}@example.com", "password": PASSWORD}, format="json",
+        r = api.post(reverse("register"), {"email": f"f{n}@example.com", "password": PASSWORD}, format="json",
                      REMOTE_ADDR="198.51.100.1")
         assert r.status_code == 201, r.content
-    r = api.post("/api/auth/register", {"email": "f9@example.com", "password": PASSWORD}, format="json",
+    r = api.post(reverse("register"), {"email": "f9@example.com", "password": PASSWORD}, format="json",
                  REMOTE_ADDR="198.51.100.1")
     _assert_throttled(r)
-    r = api.post("/api/auth/register", {"email": "g1@example.com", "password": PASSWORD}, format="json",
+    r = api.post(reverse("register"), {"email": "g1@example.com", "password": PASSWORD}, format="json",
                  REMOTE_ADDR="198.51.100.2")
     assert r.status_code == 201, r.content
 
 
 def test_login_flood_from_one_ip_is_throttled_right_password_included(api, user, throttled):
     for _ in range(3):
-        r = api.post("/api/auth/login", {"email": user.email, "password": "wrong password"}, format="json",
+        r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": "wrong password"}, format="json",
                      REMOTE_ADDR="198.51.100.3")
         assert r.status_code == 401
-    r = api.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json",
+    r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": PASSWORD}, format="json",
                  REMOTE_ADDR="198.51.100.3")
     _assert_throttled(r)
     assert "access" not in r.json()
-    r = api.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json",
+    r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": PASSWORD}, format="json",
                  REMOTE_ADDR="198.51.100.4")
     assert r.status_code == 200, r.content
 
 
 def test_forged_forwarded_for_does_not_escape_the_login_throttle(api, user, throttled):
     for n in range(3):
-        api.post("/api/auth/login", {"email": user.email, "password": "wrong"}, format="json",
+        api.post(reverse("mfa:auth-login"), {"email": user.email, "password": "wrong"}, format="json",
                  REMOTE_ADDR="198.51.100.5", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
-    r = api.post("/api/auth/login", {"email": user.email, "password": PASSWORD}, format="json",
+    r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": PASSWORD}, format="json",
                  REMOTE_ADDR="198.51.100.5", HTTP_X_FORWARDED_FOR="203.0.113.99")
     _assert_throttled(r)
 
@@ -70,7 +71,7 @@ def test_refresh_flood_from_one_ip_is_throttled(api, user, throttled):
     r = login(api, user.email)  # the login counts towards "login", not "refresh"
     refresh = r.json()["refresh"]
     for _ in range(3):
-        r = api.post("/api/auth/token/refresh", {"refresh": refresh}, format="json")
+        r = api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json")
         assert r.status_code == 200, r.content
         refresh = r.json()["refresh"]
-    _assert_throttled(api.post("/api/auth/token/refresh", {"refresh": refresh}, format="json"))
+    _assert_throttled(api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json"))

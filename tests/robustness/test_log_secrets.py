@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.urls import reverse
 
 from tests.live import live_site
 from tests.robustness.helpers import (
@@ -98,14 +99,14 @@ class Flow:
         email = unique_email("logs")
         password = s.add("password", "Pw-" + secrets.token_urlsafe(18))
         wrong_password = s.add("password", "Wrong-" + secrets.token_urlsafe(18))
-        self.req("POST", "register", {"email": email, "password": password}, expect=201)
-        self.req("POST", "register", {"email": email, "password": password}, expect=400)
-        self.req("POST", "login", {"email": email, "password": wrong_password}, expect=401)
-        body = self.req("POST", "login", {"email": email, "password": password})
+        self.req("POST", reverse("register"), {"email": email, "password": password}, expect=201)
+        self.req("POST", reverse("register"), {"email": email, "password": password}, expect=400)
+        self.req("POST", reverse("mfa:auth-login"), {"email": email, "password": wrong_password}, expect=401)
+        body = self.req("POST", reverse("mfa:auth-login"), {"email": email, "password": password})
         access = s.add("access token", body["access"])
         s.add("refresh token", body["refresh"])
 
-        setup = self.req("POST", "mfa/setup", {}, token=access)
+        setup = self.req("POST", reverse("mfa:mfa-setup"), {}, token=access)
         secret = s.add("totp secret", setup["secret"])
         s.add("otpauth uri", setup["otpauth_uri"])
         s.add("totp secret", secret.lower())
@@ -114,8 +115,8 @@ class Flow:
         wrong = [c for c in (f"{n:06d}" for n in range(314159, 999999, 27183)) if c not in valid][:3]
         for code in wrong:
             s.add("totp code", code)
-        self.req("POST", "mfa/verify", {"code": wrong[0]}, token=access, expect=400)
-        codes = self.req("POST", "mfa/verify", {"code": s.add("totp code", totp_at(secret, step))},
+        self.req("POST", reverse("mfa:mfa-verify"), {"code": wrong[0]}, token=access, expect=400)
+        codes = self.req("POST", reverse("mfa:mfa-verify"), {"code": s.add("totp code", totp_at(secret, step))},
                          token=access)["recovery_codes"]
         for code in codes:
             s.add("recovery code", code)
@@ -123,41 +124,41 @@ class Flow:
             s.add(kind, value)
 
         # MFA login with TOTP (the next step: the enrolment used this one), after a wrong code
-        token = s.add("mfa_token", self.req("POST", "login", {"email": email, "password": password})["mfa_token"])
-        self.req("POST", "mfa/login/verify", {"mfa_token": token, "code": wrong[1]}, expect=401)
-        pair = self.req("POST", "mfa/login/verify",
+        token = s.add("mfa_token", self.req("POST", reverse("mfa:auth-login"), {"email": email, "password": password})["mfa_token"])
+        self.req("POST", reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": wrong[1]}, expect=401)
+        pair = self.req("POST", reverse("mfa:mfa-login-verify"),
                         {"mfa_token": token, "code": s.add("totp code", totp_at(secret, step + 1))})
         access2, refresh2 = s.add("access token", pair["access"]), s.add("refresh token", pair["refresh"])
-        self.req("POST", "mfa/login/verify", {"mfa_token": token, "code": codes[5]}, expect=401)  # used
-        self.req("POST", "mfa/login/verify", {"mfa_token": token[:-4] + "AAAA", "code": codes[5]}, expect=401)
+        self.req("POST", reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": codes[5]}, expect=401)  # used
+        self.req("POST", reverse("mfa:mfa-login-verify"), {"mfa_token": token[:-4] + "AAAA", "code": codes[5]}, expect=401)
 
         # MFA login with a recovery code
-        token = s.add("mfa_token", self.req("POST", "login", {"email": email, "password": password})["mfa_token"])
-        pair = self.req("POST", "mfa/login/verify", {"mfa_token": token, "code": codes[0]})
+        token = s.add("mfa_token", self.req("POST", reverse("mfa:auth-login"), {"email": email, "password": password})["mfa_token"])
+        pair = self.req("POST", reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": codes[0]})
         access3, refresh3 = s.add("access token", pair["access"]), s.add("refresh token", pair["refresh"])
 
         # refresh, then reuse of the rotated token (revokes that session)
-        pair = self.req("POST", "token/refresh", {"refresh": refresh2})
+        pair = self.req("POST", reverse("mfa:auth-refresh"), {"refresh": refresh2})
         s.add("access token", pair["access"])
         s.add("refresh token", pair["refresh"])
-        self.req("POST", "token/refresh", {"refresh": refresh2}, expect=401)
-        self.req("GET", "me", token=access2, expect=401)
-        self.req("GET", "me", token=access3)
+        self.req("POST", reverse("mfa:auth-refresh"), {"refresh": refresh2}, expect=401)
+        self.req("GET", reverse("mfa:auth-me"), token=access2, expect=401)
+        self.req("GET", reverse("mfa:auth-me"), token=access3)
 
         # regenerate the recovery codes (wrong code first), then disable (wrong password first)
-        self.req("POST", "mfa/recovery-codes", {"code": wrong[2]}, token=access3, expect=400)
-        new_codes = self.req("POST", "mfa/recovery-codes", {"code": codes[1]}, token=access3)["recovery_codes"]
+        self.req("POST", reverse("mfa:mfa-recovery-codes"), {"code": wrong[2]}, token=access3, expect=400)
+        new_codes = self.req("POST", reverse("mfa:mfa-recovery-codes"), {"code": codes[1]}, token=access3)["recovery_codes"]
         for code in new_codes:
             s.add("recovery code", code)
         for kind, value in self.stored(email):
             s.add(kind, value)
-        self.req("POST", "mfa/disable", {"password": wrong_password, "code": new_codes[0]}, token=access3,
+        self.req("POST", reverse("mfa:mfa-disable"), {"password": wrong_password, "code": new_codes[0]}, token=access3,
                  expect=400)
-        self.req("POST", "mfa/disable", {"password": password, "code": new_codes[0]}, token=access3)
-        self.req("GET", "me", token=access3)
-        self.req("POST", "token/refresh", {"refresh": refresh3})
-        self.req("POST", "logout", {}, token=access3, expect=204)
-        self.req("GET", "me", token=access3, expect=401)
+        self.req("POST", reverse("mfa:mfa-disable"), {"password": password, "code": new_codes[0]}, token=access3)
+        self.req("GET", reverse("mfa:auth-me"), token=access3)
+        self.req("POST", reverse("mfa:auth-refresh"), {"refresh": refresh3})
+        self.req("POST", reverse("mfa:auth-logout"), {}, token=access3, expect=204)
+        self.req("GET", reverse("mfa:auth-me"), token=access3, expect=401)
 
 
 def _assert_nothing_leaks(flow: Flow, log_text: str) -> None:
@@ -224,7 +225,7 @@ def debug_logging(*, db_queries: bool = False) -> Iterator[Capture]:
 def test_full_flow_in_process_logs_no_secret_at_debug(api):
     def call(method: str, path: str, body, token: str | None) -> tuple[int, bytes]:
         headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
-        r = getattr(api, method.lower())(f"/api/auth/{path}", body, format="json", **headers)
+        r = getattr(api, method.lower())(path, body, format="json", **headers)
         return r.status_code, r.content
 
     def stored(email: str) -> list[tuple[str, str]]:
@@ -242,12 +243,12 @@ def test_full_flow_in_process_logs_no_secret_at_debug(api):
     flow = Flow(call, stored)
     with debug_logging() as capture:
         flow.run()
-        status, _ = call("POST", "login", None, None)  # no body at all
+        status, _ = call("POST", reverse("mfa:auth-login"), None, None)  # no body at all
     assert status == 400
     text = "\n".join(capture.lines)
     _assert_nothing_leaks(flow, text)
     # the capture saw the request and security-event logs, so a leak there would have been found
-    assert "security event mfa_enabled" in text and "Unauthorized: /api/auth/" in text
+    assert "security event mfa_enabled" in text and f"Unauthorized: {reverse('mfa:auth-me')}" in text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -297,11 +298,11 @@ def test_full_flow_on_a_live_site_logs_no_secret_at_debug(tmp_path):
 
         flow = Flow(call, stored)
         flow.run()
-        r = client.post("login", None, headers={"Content-Type": "text/plain"})
+        r = client.post(reverse("mfa:auth-login"), None, headers={"Content-Type": "text/plain"})
         assert r.status == 415
         client.close()
         log = site.log_text()
     text = log + "\n" + access_log.read_text()
     _assert_nothing_leaks(flow, text)
-    assert "security event mfa_disabled" in text and "POST /api/auth/mfa/login/verify" in text
+    assert "security event mfa_disabled" in text and f"POST {reverse('mfa:mfa-login-verify')}" in text
     assert "DEBUG" in log  # the site really logged at DEBUG

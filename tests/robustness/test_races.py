@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from django.urls import reverse
 
 from tests.robustness.helpers import (
     Client,
@@ -76,7 +77,7 @@ def test_one_totp_code_with_one_mfa_token_succeeds_once(live, client, db):
         user = mfa_user(client)
         token, code = mfa_token(client, user), user.next_code()
         step = user.last_step
-        replies = _race_posts(live.url, "mfa/login/verify", [{"mfa_token": token, "code": code}] * THREADS)
+        replies = _race_posts(live.url, reverse("mfa:mfa-login-verify"), [{"mfa_token": token, "code": code}] * THREADS)
         assert [r.status for r in replies].count(200) == 1, _codes(replies)
         assert _refused(replies), _codes(replies)
         assert _mfa_sessions(db, user) == 1
@@ -88,7 +89,7 @@ def test_one_totp_code_with_many_mfa_tokens_of_one_user_succeeds_once(live, clie
         user = mfa_user(client)
         tokens = [mfa_token(client, user) for _ in range(THREADS)]
         code = user.next_code()
-        replies = _race_posts(live.url, "mfa/login/verify", [{"mfa_token": t, "code": code} for t in tokens])
+        replies = _race_posts(live.url, reverse("mfa:mfa-login-verify"), [{"mfa_token": t, "code": code} for t in tokens])
         assert [r.status for r in replies].count(200) == 1, _codes(replies)
         assert _refused(replies), _codes(replies)
         assert _mfa_sessions(db, user) == 1
@@ -99,7 +100,7 @@ def test_one_recovery_code_succeeds_once_and_spends_only_itself(live, client, db
         user = mfa_user(client)
         tokens = [mfa_token(client, user) for _ in range(THREADS)]
         code = user.recovery_codes[0]
-        replies = _race_posts(live.url, "mfa/login/verify", [{"mfa_token": t, "code": code} for t in tokens])
+        replies = _race_posts(live.url, reverse("mfa:mfa-login-verify"), [{"mfa_token": t, "code": code} for t in tokens])
         winners = [r for r in replies if r.status == 200]
         assert len(winners) == 1, _codes(replies)
         assert _refused(replies), _codes(replies)
@@ -107,7 +108,7 @@ def test_one_recovery_code_succeeds_once_and_spends_only_itself(live, client, db
         assert db.mfa_recoverycode.count_documents({"user_id": oid, "used_at": {"$ne": None}}) == 1
         assert db.mfa_recoverycode.count_documents({"user_id": oid, "used_at": None}) == 9
         assert _device(db, user)["recovery_codes_left"] == 9
-        me = client.get("me", token=winners[0].json["access"])
+        me = client.get(reverse("mfa:auth-me"), token=winners[0].json["access"])
         assert me.status == 200 and me.json["recovery_codes_left"] == 9, me.text
 
 
@@ -118,14 +119,14 @@ def test_one_mfa_token_completes_at_most_one_login_even_with_different_valid_cod
         user = mfa_user(client)
         token = mfa_token(client, user)
         codes = user.recovery_codes[:THREADS]
-        replies = _race_posts(live.url, "mfa/login/verify", [{"mfa_token": token, "code": c} for c in codes])
+        replies = _race_posts(live.url, reverse("mfa:mfa-login-verify"), [{"mfa_token": token, "code": c} for c in codes])
         assert [r.status for r in replies].count(200) <= 1, _codes(replies)
         assert _refused(replies), _codes(replies)
         assert _mfa_sessions(db, user) == [r.status for r in replies].count(200)
         # A request that lost the race gives its recovery code back: only the winner's is spent.
         spent = [r.status for r in replies].count(200)
         assert _device(db, user)["recovery_codes_left"] == len(user.recovery_codes) - spent
-        again = client.post("mfa/login/verify", {"mfa_token": token, "code": user.recovery_codes[-1]})
+        again = client.post(reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": user.recovery_codes[-1]})
         assert again.status == 401 and again.json["code"] == "invalid_mfa_token", again.text
 
 
@@ -133,7 +134,7 @@ def test_one_refresh_token_rotates_at_most_once_and_reuse_ends_the_session(live,
     for _ in range(ROUNDS):
         user = login(client, register(client))
         refresh = user.refresh
-        replies = _race_posts(live.url, "token/refresh", [{"refresh": refresh}] * THREADS)
+        replies = _race_posts(live.url, reverse("mfa:auth-refresh"), [{"refresh": refresh}] * THREADS)
         winners = [r for r in replies if r.status == 200]
         assert len(winners) <= 1, _codes(replies)
         assert all(r.status in (200, 401) for r in replies), _codes(replies)
@@ -142,9 +143,9 @@ def test_one_refresh_token_rotates_at_most_once_and_reuse_ends_the_session(live,
         session = db.mfa_authsession.find_one({"user_id": user_oid(user.id)})
         assert session["revoked_at"] is not None and session["revoke_reason"] == "refresh_reuse"
         for r in winners:
-            assert client.post("token/refresh", {"refresh": r.json["refresh"]}).status == 401
-            assert client.get("me", token=r.json["access"]).status == 401
-        assert client.get("me", token=user.access).status == 401
+            assert client.post(reverse("mfa:auth-refresh"), {"refresh": r.json["refresh"]}).status == 401
+            assert client.get(reverse("mfa:auth-me"), token=r.json["access"]).status == 401
+        assert client.get(reverse("mfa:auth-me"), token=user.access).status == 401
 
 
 def test_concurrent_wrong_codes_are_all_counted(live, client, db):
@@ -155,7 +156,7 @@ def test_concurrent_wrong_codes_are_all_counted(live, client, db):
         tokens = [mfa_token(client, user) for _ in range(THREADS)]
         valid = {totp_at(user.secret, current_step() + k) for k in range(-2, 4)}
         wrong = next(f"{n:06d}" for n in range(123456, 999999, 7919) if f"{n:06d}" not in valid)
-        replies = _race_posts(live.url, "mfa/login/verify", [{"mfa_token": t, "code": wrong} for t in tokens])
+        replies = _race_posts(live.url, reverse("mfa:mfa-login-verify"), [{"mfa_token": t, "code": wrong} for t in tokens])
         counted = [r for r in replies if r.status == 401]
         assert all(r.json["code"] == "invalid_code" for r in counted), _codes(replies)
         assert all(r.status in (401, 429) for r in replies), _codes(replies)
@@ -176,7 +177,7 @@ def test_concurrent_wrong_passwords_all_count_towards_the_account_backoff(live, 
     """12 wrong passwords at once for one account (the threshold is 10): the account must then be
     backing off, so even the right password gets 429."""
     user = register(client)
-    replies = _race_posts(live.url, "login", [{"email": user.email, "password": "wrong password!"}] * 12)
+    replies = _race_posts(live.url, reverse("mfa:auth-login"), [{"email": user.email, "password": "wrong password!"}] * 12)
     assert all(r.status in (401, 429) for r in replies), _codes(replies)
-    right = client.post("login", {"email": user.email, "password": user.password})
+    right = client.post(reverse("mfa:auth-login"), {"email": user.email, "password": user.password})
     assert right.status == 429, (right.status, _codes(replies))

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from django.urls import reverse
 
 from tests.robustness.helpers import (
     Client,
@@ -81,26 +82,26 @@ class Traffic(threading.Thread):
 
     def session(self, access: str, refresh: str) -> None:
         t, c = self.tally, self.client
-        t.expect("me", c.get("me", token=access), 200)
-        r = t.expect("refresh", c.post("token/refresh", {"refresh": refresh}), 200)
+        t.expect("me", c.get(reverse("mfa:auth-me"), token=access), 200)
+        r = t.expect("refresh", c.post(reverse("mfa:auth-refresh"), {"refresh": refresh}), 200)
         if r is None:
             return
         access, refresh = r.json["access"], r.json["refresh"]
-        t.expect("me", c.get("me", token=access), 200)
-        t.expect("logout", c.post("logout", {}, token=access), 204)
-        t.expect("me after logout", c.get("me", token=access), 401)
-        t.expect("refresh after logout", c.post("token/refresh", {"refresh": refresh}), 401)
+        t.expect("me", c.get(reverse("mfa:auth-me"), token=access), 200)
+        t.expect("logout", c.post(reverse("mfa:auth-logout"), {}, token=access), 204)
+        t.expect("me after logout", c.get(reverse("mfa:auth-me"), token=access), 401)
+        t.expect("refresh after logout", c.post(reverse("mfa:auth-refresh"), {"refresh": refresh}), 401)
 
     def iteration(self) -> None:
         t, c, i = self.tally, self.client, self.iterations
         if i % 3 == 0 or not self.plain:  # a new account
             email = f"soak-{id(self)}-{i}@example.com"
-            r = t.expect("register", c.post("register", {"email": email, "password": "soak passphrase 123"}), 201)
+            r = t.expect("register", c.post(reverse("register"), {"email": email, "password": "soak passphrase 123"}), 201)
             if r is None:
                 return
             self.plain.append(LiveUser(email, "soak passphrase 123", id=r.json["id"]))
         user = self.plain[i % len(self.plain)]
-        r = t.expect("login", c.post("login", {"email": user.email, "password": user.password}), 200)
+        r = t.expect("login", c.post(reverse("mfa:auth-login"), {"email": user.email, "password": user.password}), 200)
         if r is not None:
             self.session(r.json["access"], r.json["refresh"])
         # an MFA login when one of this client's MFA users has a fresh TOTP step (or, every 7th
@@ -110,10 +111,10 @@ class Traffic(threading.Thread):
             code = mfa.recovery_codes.pop() if use_recovery else mfa.next_code()
             if code is None:
                 continue
-            r = t.expect("login (mfa)", c.post("login", {"email": mfa.email, "password": mfa.password}), 200)
+            r = t.expect("login (mfa)", c.post(reverse("mfa:auth-login"), {"email": mfa.email, "password": mfa.password}), 200)
             if r is None:
                 return
-            r = t.expect("mfa/login/verify", c.post("mfa/login/verify",
+            r = t.expect("mfa/login/verify", c.post(reverse("mfa:mfa-login-verify"),
                                                     {"mfa_token": r.json["mfa_token"], "code": code}), 200)
             if r is not None:
                 self.session(r.json["access"], r.json["refresh"])

@@ -4,11 +4,23 @@ A OTP-03 across endpoints)."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from mfa.models import RecoveryCode, TOTPDevice
-from tests.conftest import PASSWORD, bearer, login, totp_now
-from tests.mfa.helpers import DISABLE, ME, RECOVERY_CODES, device_of, mfa_token, verify_login, wrong_code
+from tests.helpers import PASSWORD, bearer, login, totp_now
+from tests.mfa.helpers import (
+    DISABLE,
+    EVENTS,
+    ME,
+    RECOVERY_CODES,
+    SETUP,
+    VERIFY,
+    device_of,
+    mfa_token,
+    verify_login,
+    wrong_code,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -92,7 +104,7 @@ def test_disable_ends_other_sessions_but_not_the_calling_one(signed_in, user_wit
                        format="json")
     assert r.status_code == 200
     assert other.get(ME).status_code == 401
-    assert APIClient().post("/api/auth/token/refresh", {"refresh": other_pair["refresh"]},
+    assert APIClient().post(reverse("mfa:auth-refresh"), {"refresh": other_pair["refresh"]},
                             format="json").status_code == 401
     assert signed_in.get(ME).status_code == 200
 
@@ -188,7 +200,7 @@ BAD_BODIES = ['{"code": ', "[]", '"123456"', "null", '{"code": NaN}', '{"code": 
               '{"code": "\\ud800"}', '{"code": "' + "1" * 10_000 + '"}']
 
 
-@pytest.mark.parametrize("path", [DISABLE, RECOVERY_CODES, "/api/auth/mfa/verify"])
+@pytest.mark.parametrize("path", [DISABLE, RECOVERY_CODES, VERIFY], ids=str)
 def test_malformed_bodies_are_400_and_change_nothing(signed_in, user_with_mfa, clock, path):
     for body in BAD_BODIES:
         r = signed_in.post(path, body, content_type="application/json")
@@ -205,7 +217,7 @@ def test_malformed_bodies_are_400_and_change_nothing(signed_in, user_with_mfa, c
     ["Bearer", "Bearer ", "Bearer a.b", "Bearer " + "x" * 10_000, "Bearer %%%.@@@.!!!", "Token x", "Basic Zm9vOmJhcg==",
      "bearer"],
 )
-@pytest.mark.parametrize("path", ["/api/auth/mfa/setup", DISABLE, RECOVERY_CODES, "/api/auth/mfa/events"])
+@pytest.mark.parametrize("path", [SETUP, DISABLE, RECOVERY_CODES, EVENTS], ids=str)
 def test_bad_authorization_headers_are_401(api, user, header, path):
     method = api.get if path.endswith("events") else api.post
     r = method(path, {} if method == api.post else None, format="json", HTTP_AUTHORIZATION=header)
@@ -222,9 +234,9 @@ def test_codes_of_a_disabled_factor_are_refused_after_re_enrolment(signed_in, us
                        format="json")
     assert r.status_code == 200
     clock.advance(30)
-    new_secret = signed_in.post("/api/auth/mfa/setup", {}, format="json").json()["secret"]
+    new_secret = signed_in.post(SETUP, {}, format="json").json()["secret"]
     assert new_secret != user_with_mfa.secret
-    r = signed_in.post("/api/auth/mfa/verify", {"code": totp_now(new_secret, clock.now)}, format="json")
+    r = signed_in.post(VERIFY, {"code": totp_now(new_secret, clock.now)}, format="json")
     assert r.status_code == 200
     clock.advance(30)
     client = APIClient()

@@ -7,7 +7,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.conftest import PASSWORD, bearer, enable_mfa, login, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
 from tests.mfa.helpers import (
     DISABLE,
     RECOVERY_CODES,

@@ -8,12 +8,13 @@ import json
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from mfa.methods import recovery_codes as recovery
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice
 from mfa.tokens import AccessToken
-from tests.conftest import PASSWORD, bearer, enable_mfa, login, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
 from tests.mfa.helpers import LOGIN_VERIFY, ME, device_of, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -49,8 +50,8 @@ def test_login_with_mfa_on_returns_only_the_challenge(api, user_with_mfa):
 
 
 def test_wrong_password_with_mfa_on_does_not_reveal_mfa(api, user_with_mfa, make_user):
-    wrong = api.post("/api/auth/login", {"email": user_with_mfa.email, "password": "nope"}, format="json")
-    unknown = api.post("/api/auth/login", {"email": "ghost@example.com", "password": "nope"}, format="json")
+    wrong = api.post(reverse("mfa:auth-login"), {"email": user_with_mfa.email, "password": "nope"}, format="json")
+    unknown = api.post(reverse("mfa:auth-login"), {"email": "ghost@example.com", "password": "nope"}, format="json")
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.content == unknown.content
     assert "mfa" not in wrong.content.decode().lower()
@@ -107,9 +108,9 @@ def test_recovery_code_is_single_use(api, user_with_mfa):
 
 def test_recovery_code_is_no_password_and_no_refresh_token(api, user_with_mfa):
     code = user_with_mfa.recovery_codes[2]
-    r = api.post("/api/auth/login", {"email": user_with_mfa.email, "password": code}, format="json")
+    r = api.post(reverse("mfa:auth-login"), {"email": user_with_mfa.email, "password": code}, format="json")
     assert r.status_code == 401
-    r = api.post("/api/auth/token/refresh", {"refresh": code}, format="json")
+    r = api.post(reverse("mfa:auth-refresh"), {"refresh": code}, format="json")
     assert r.status_code == 401
     assert RecoveryCode.objects.filter(user=user_with_mfa.user, used_at=None).count() == 10
 
@@ -305,7 +306,7 @@ def test_mfa_token_is_no_bearer_token_and_no_refresh_token(api, user_with_mfa):
     bearer(api, token)
     assert api.get(ME).status_code == 401
     api.credentials()
-    assert api.post("/api/auth/token/refresh", {"refresh": token}, format="json").status_code == 401
+    assert api.post(reverse("mfa:auth-refresh"), {"refresh": token}, format="json").status_code == 401
 
 
 def test_access_or_refresh_jwt_is_no_mfa_token(api, user_with_mfa, user, clock):
@@ -454,6 +455,6 @@ def test_login_verify_needs_no_access_token_and_ignores_one(api, user_with_mfa, 
 
 
 def test_password_login_still_hashes_for_mfa_users(api, user_with_mfa):
-    r = api.post("/api/auth/login", {"email": user_with_mfa.email, "password": PASSWORD + "x"}, format="json")
+    r = api.post(reverse("mfa:auth-login"), {"email": user_with_mfa.email, "password": PASSWORD + "x"}, format="json")
     assert r.status_code == 401
     assert "mfa_token" not in r.json()

@@ -6,15 +6,16 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from django.urls import reverse_lazy
 
 from mfa import signals
 from mfa.models import AuthSession, SecurityEvent
-from tests.conftest import login, mfa_login
+from tests.helpers import login, mfa_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ME = "/api/auth/me"
-REFRESH = "/api/auth/token/refresh"
+ME = reverse_lazy("mfa:auth-me")
+REFRESH = reverse_lazy("mfa:auth-refresh")
 
 
 def claims(token: str) -> dict:

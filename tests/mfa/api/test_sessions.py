@@ -6,18 +6,19 @@ import uuid
 
 import jwt
 import pytest
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from mfa import sessions
 from mfa.events import UNKNOWN_CLIENT as NO_CLIENT
 from mfa.models import AuthSession, SecurityEvent
-from tests.conftest import PASSWORD, login, totp_now
+from tests.helpers import PASSWORD, login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ME = "/api/auth/me"
-REFRESH = "/api/auth/token/refresh"
-SESSIONS = "/api/auth/sessions"
+ME = reverse_lazy("mfa:auth-me")
+REFRESH = reverse_lazy("mfa:auth-refresh")
+SESSIONS = reverse_lazy("mfa:sessions-list")
 
 
 def claims(token: str) -> dict:
@@ -42,7 +43,7 @@ def refresh_status(api, token: str) -> int:
 
 def new_login(api, email: str, agent: str = "pytest") -> dict:
     as_(api, None)
-    r = api.post("/api/auth/login", {"email": email, "password": PASSWORD}, format="json", HTTP_USER_AGENT=agent)
+    r = api.post(reverse("mfa:auth-login"), {"email": email, "password": PASSWORD}, format="json", HTTP_USER_AGENT=agent)
     assert r.status_code == 200, r.content
     return r.json()
 
@@ -78,7 +79,7 @@ def test_sessions_list_is_a_bare_array_of_the_callers_live_sessions(api, user, m
     other_user = make_user("bob@example.com")
     new_login(api, other_user.email)
     ended = new_login(api, user.email)
-    assert as_(api, ended["access"]).post("/api/auth/logout", {}, format="json").status_code == 204
+    assert as_(api, ended["access"]).post(reverse("mfa:auth-logout"), {}, format="json").status_code == 204
 
     r = as_(api, current["access"]).get(SESSIONS)
     assert r.status_code == 200
@@ -109,7 +110,7 @@ def test_deleting_another_own_session_ends_it_at_once(api, user):
     doomed = new_login(api, user.email)
     caller = new_login(api, user.email)
     sid = claims(doomed["access"])["sid"]
-    r = as_(api, caller["access"]).delete(f"{SESSIONS}/{sid}")
+    r = as_(api, caller["access"]).delete(reverse("mfa:sessions-detail", kwargs={"pk": sid}))
     assert r.status_code == 204 and r.content == b""
     assert me_status(api, doomed["access"]) == 401
     assert refresh_status(api, doomed["refresh"]) == 401
@@ -122,7 +123,7 @@ def test_deleting_another_users_session_is_404_and_revokes_nothing(api, user, ma
     bob = make_user("bob@example.com")
     victim = new_login(api, bob.email)
     attacker = new_login(api, user.email)
-    r = as_(api, attacker["access"]).delete(f"{SESSIONS}/{claims(victim['access'])['sid']}")
+    r = as_(api, attacker["access"]).delete(reverse("mfa:sessions-detail", kwargs={"pk": claims(victim["access"])["sid"]}))
     assert r.status_code == 404
     assert alive(api, victim) and refresh_status(api, victim["refresh"]) == 200
     assert not AuthSession.objects.exclude(revoked_at=None).exists()
@@ -135,6 +136,7 @@ def test_deleting_another_users_session_is_404_and_revokes_nothing(api, user, ma
 )
 def test_deleting_an_unknown_session_id_is_404(api, user, session_id):
     pair = new_login(api, user.email)
+    # appended as is, not through reverse(): "%00" must reach the site as a NUL byte
     r = as_(api, pair["access"]).delete(f"{SESSIONS}/{session_id}")
     assert r.status_code == 404
     assert alive(api, pair)
@@ -143,7 +145,7 @@ def test_deleting_an_unknown_session_id_is_404(api, user, session_id):
 def test_deleting_an_already_ended_session_is_404(api, user):
     doomed = new_login(api, user.email)
     caller = new_login(api, user.email)
-    path = f"{SESSIONS}/{claims(doomed['access'])['sid']}"
+    path = reverse("mfa:sessions-detail", kwargs={"pk": claims(doomed["access"])["sid"]})
     assert as_(api, caller["access"]).delete(path).status_code == 204
     assert as_(api, caller["access"]).delete(path).status_code == 404
 
@@ -154,19 +156,19 @@ def test_deleting_an_already_ended_session_is_404(api, user):
 def test_logout_ends_the_current_session_only(api, user):
     other = new_login(api, user.email)
     pair = new_login(api, user.email)
-    r = as_(api, pair["access"]).post("/api/auth/logout", {}, format="json")
+    r = as_(api, pair["access"]).post(reverse("mfa:auth-logout"), {}, format="json")
     assert r.status_code == 204 and r.content == b""
     assert me_status(api, pair["access"]) == 401
     assert refresh_status(api, pair["refresh"]) == 401
-    r = as_(api, pair["access"]).post("/api/auth/logout", {}, format="json")
+    r = as_(api, pair["access"]).post(reverse("mfa:auth-logout"), {}, format="json")
     assert r.status_code == 401
     assert alive(api, other)
     assert AuthSession.objects.get(pk=claims(pair["access"])["sid"]).revoke_reason == "logout"
 
 
 def test_logout_needs_a_token(api):
-    assert api.post("/api/auth/logout", {}, format="json").status_code == 401
-    assert api.post("/api/auth/logout/all", {}, format="json").status_code == 401
+    assert api.post(reverse("mfa:auth-logout"), {}, format="json").status_code == 401
+    assert api.post(reverse("mfa:auth-logout-all"), {}, format="json").status_code == 401
 
 
 # --- SES-06: logout/all -------------------------------------------------------------------------------------
@@ -175,13 +177,13 @@ def test_logout_needs_a_token(api):
 def test_logout_all_ends_every_session_of_the_user_only(api, user, make_user):
     pairs = [new_login(api, user.email) for _ in range(3)]
     bob = new_login(api, make_user("bob@example.com").email)
-    r = as_(api, pairs[0]["access"]).post("/api/auth/logout/all", {}, format="json")
+    r = as_(api, pairs[0]["access"]).post(reverse("mfa:auth-logout-all"), {}, format="json")
     assert r.status_code == 204 and r.content == b""
     for pair in pairs:
         assert me_status(api, pair["access"]) == 401
         assert refresh_status(api, pair["refresh"]) == 401
     assert alive(api, bob) and refresh_status(api, bob["refresh"]) == 200
-    assert as_(api, pairs[0]["access"]).post("/api/auth/logout/all", {}, format="json").status_code == 401
+    assert as_(api, pairs[0]["access"]).post(reverse("mfa:auth-logout-all"), {}, format="json").status_code == 401
 
 
 # --- Cookies, audit, Python API ------------------------------------------------------------------------------
@@ -196,7 +198,7 @@ def test_api_responses_set_no_cookies(api, user):
         api.post(REFRESH, {"refresh": pair["refresh"]}, format="json"),
         as_(api, pair["access"]).get(ME),
         api.get(SESSIONS),
-        api.post("/api/auth/logout", {}, format="json"),
+        api.post(reverse("mfa:auth-logout"), {}, format="json"),
         api.get(ME),  # a 401
     ]
     for r in responses:
@@ -212,9 +214,9 @@ def test_logins_logouts_and_revocations_are_audited(api, user):
     login_event = SecurityEvent.objects.filter(user=user, type="login").first()
     assert login_event.ip == "127.0.0.1" and login_event.details["amr"] == ["pwd"]
 
-    as_(api, c["access"]).delete(f"{SESSIONS}/{claims(a['access'])['sid']}")
-    as_(api, c["access"]).post("/api/auth/logout", {}, format="json")
-    as_(api, b["access"]).post("/api/auth/logout/all", {}, format="json")
+    as_(api, c["access"]).delete(reverse("mfa:sessions-detail", kwargs={"pk": claims(a["access"])["sid"]}))
+    as_(api, c["access"]).post(reverse("mfa:auth-logout"), {}, format="json")
+    as_(api, b["access"]).post(reverse("mfa:auth-logout-all"), {}, format="json")
 
     reasons = {
         (e.type, e.details.get("reason"))
@@ -248,21 +250,21 @@ def test_revoke_user_sessions_is_usable_from_python(api, user):
 def test_enabling_and_disabling_mfa_end_other_sessions_but_not_the_callers(api, user, clock):
     other = new_login(api, user.email)
     caller = new_login(api, user.email)
-    secret = as_(api, caller["access"]).post("/api/auth/mfa/setup", {}, format="json").json()["secret"]
-    r = api.post("/api/auth/mfa/verify", {"code": totp_now(secret, clock.now)}, format="json")
+    secret = as_(api, caller["access"]).post(reverse("mfa:mfa-setup"), {}, format="json").json()["secret"]
+    r = api.post(reverse("mfa:mfa-verify"), {"code": totp_now(secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
     assert me_status(api, other["access"]) == 401 and refresh_status(api, other["refresh"]) == 401
     assert alive(api, caller)
 
     other = new_login(api, user.email)  # now an mfa_token, so start one more session through MFA
     clock.advance(30)
-    r = api.post("/api/auth/mfa/login/verify", {"mfa_token": other["mfa_token"], "code": totp_now(secret, clock.now)},
+    r = api.post(reverse("mfa:mfa-login-verify"), {"mfa_token": other["mfa_token"], "code": totp_now(secret, clock.now)},
                  format="json")
     assert r.status_code == 200, r.content
     other = r.json()
     clock.advance(30)
     r = as_(api, caller["access"]).post(
-        "/api/auth/mfa/disable", {"password": PASSWORD, "code": totp_now(secret, clock.now)}, format="json"
+        reverse("mfa:mfa-disable"), {"password": PASSWORD, "code": totp_now(secret, clock.now)}, format="json"
     )
     assert r.status_code == 200, r.content
     assert me_status(api, other["access"]) == 401 and refresh_status(api, other["refresh"]) == 401

@@ -10,9 +10,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from mfa.models import AuthSession, TOTPDevice
-from tests.conftest import bearer, enable_mfa, login, totp_now
+from tests.helpers import bearer, enable_mfa, login, totp_now
 from tests.mfa.helpers import ME, SETUP, VERIFY, mfa_token, require_tool, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -242,15 +243,15 @@ def test_enabling_sends_an_email_to_the_account(api, user, clock):
 def test_disabling_and_regenerating_send_emails(api, user_with_mfa, clock):
     bearer(api, user_with_mfa.access)
     mail.outbox.clear()
-    r = api.post("/api/auth/mfa/recovery-codes", {"code": totp_now(user_with_mfa.secret, clock.now)},
+    r = api.post(reverse("mfa:mfa-recovery-codes"), {"code": totp_now(user_with_mfa.secret, clock.now)},
                  format="json")
     assert r.status_code == 200, r.content
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [user_with_mfa.email]
     assert "recovery codes" in mail.outbox[0].subject.lower()
     clock.advance(30)
-    from tests.conftest import PASSWORD
+    from tests.helpers import PASSWORD
 
-    r = api.post("/api/auth/mfa/disable",
+    r = api.post(reverse("mfa:mfa-disable"),
                  {"password": PASSWORD, "code": totp_now(user_with_mfa.secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
     assert len(mail.outbox) == 2 and mail.outbox[1].to == [user_with_mfa.email]

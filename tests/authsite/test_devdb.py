@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pymongo import MongoClient
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"devdb: listening on ([\d.]+):(\d+)")
 
 

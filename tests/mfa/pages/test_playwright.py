@@ -15,10 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
-from tests.browser.conftest import browser_unavailable
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
+from tests.mfa.pages.helpers import browser_unavailable
 
 _unavailable = browser_unavailable()
 if _unavailable:
@@ -35,7 +36,6 @@ from mfa.models import AuthSession, RecoveryCode, TOTPDevice  # noqa: E402
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CLIENT = Client(ip="127.0.0.1", user_agent="tests")
-CHALLENGE = re.compile(r"/account/challenge/\?next=")
 
 
 def enable_mfa_now(user) -> str:
@@ -50,6 +50,11 @@ def enable_mfa_now(user) -> str:
     return secret
 
 
+def challenge_url() -> re.Pattern[str]:
+    """The MFA challenge page with a ``next`` parameter (where a half-authenticated session goes)."""
+    return re.compile(re.escape(reverse("mfa_pages:challenge")) + r"\?next=")
+
+
 def admin_password_step(page: Page, email: str, next_url: str = "/admin/") -> None:
     page.goto(f"/admin/login/?next={next_url}")
     page.locator("#id_username").fill(email)
@@ -59,13 +64,13 @@ def admin_password_step(page: Page, email: str, next_url: str = "/admin/") -> No
 
 def test_staff_user_enrols_with_a_qr_code_that_decodes_to_the_otpauth_uri(page, make_user, tmp_path):
     staff = make_user("staff@example.com", is_staff=True)
-    page.goto("/account/login/")
+    page.goto(reverse("mfa_pages:login"))
     page.get_by_label("Email").fill(staff.email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Your account")).to_be_visible()
 
-    page.goto("/account/enrol/")
+    page.goto(reverse("mfa_pages:enrol"))
     qr = page.locator("img#qr")
     expect(qr).to_be_visible()
     page.screenshot(path=tmp_path / "enrol-page.png", full_page=True)
@@ -109,7 +114,7 @@ def test_admin_login_with_a_totp_code_reaches_the_admin_index(page, make_user):
     secret = enable_mfa_now(staff)
 
     admin_password_step(page, staff.email)
-    expect(page).to_have_url(CHALLENGE)
+    expect(page).to_have_url(challenge_url())
     expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
     page.get_by_label("Code from your authenticator app, or a recovery code").fill(pyotp.TOTP(secret).now())
     page.get_by_role("button", name="Verify").click()
@@ -123,11 +128,11 @@ def test_half_authenticated_session_is_sent_from_admin_pages_to_the_challenge(pa
     staff = make_user("staff@example.com", is_staff=True, is_superuser=True)
     secret = enable_mfa_now(staff)
     admin_password_step(page, staff.email)
-    expect(page).to_have_url(CHALLENGE)
+    expect(page).to_have_url(challenge_url())
 
     for path in ("/admin/accounts/user/", "/admin/auth/group/", "/admin/mfa/authsession/"):
         page.goto(path)
-        assert urlsplit(page.url).path == "/account/challenge/", path
+        assert urlsplit(page.url).path == reverse("mfa_pages:challenge"), path
         assert parse_qs(urlsplit(page.url).query)["next"] == [path]
         expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
         expect(page.get_by_text(staff.email)).to_have_count(0)
@@ -150,7 +155,7 @@ def test_admin_reset_mfa_removes_device_codes_and_sessions_after_confirmation(
     assert RecoveryCode.objects.filter(user=bob).count() == 10
     # Bob is also signed in with a browser of his own.
     bob_page = second_page
-    bob_page.goto("/account/login/")
+    bob_page.goto(reverse("mfa_pages:login"))
     bob_page.get_by_label("Email").fill(bob.email)
     bob_page.get_by_label("Password").fill(PASSWORD)
     bob_page.get_by_role("button", name="Sign in").click()
@@ -204,8 +209,8 @@ def test_admin_reset_mfa_removes_device_codes_and_sessions_after_confirmation(
     bob_sessions = list(AuthSession.objects.filter(user=bob))
     assert len(bob_sessions) == 2  # the API login and the browser one
     assert all(s.revoked_at is not None and s.revoke_reason == "mfa_reset" for s in bob_sessions)
-    bob_page.goto("/account/")  # his browser session has ended too
-    expect(bob_page).to_have_url(re.compile(r"/account/login/"))
+    bob_page.goto(reverse("mfa_pages:home"))  # his browser session has ended too
+    expect(bob_page).to_have_url(re.compile(re.escape(reverse("mfa_pages:login"))))
     expect(bob_page.locator(".messages")).to_contain_text("Your session has ended")
     assert AuthSession.objects.filter(user=admin, revoked_at=None).count() == 1  # the admin's own
     entry = LogEntry.objects.get(object_id=str(bob.pk))

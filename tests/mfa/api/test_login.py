@@ -7,8 +7,9 @@ from datetime import timedelta
 import jwt
 import pytest
 from django.conf import settings as django_settings
+from django.urls import reverse
 
-from tests.conftest import PASSWORD, bearer, login
+from tests.helpers import PASSWORD, bearer, login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -69,7 +70,7 @@ def test_login_failures_are_indistinguishable(api, make_user):
 
 
 def test_login_with_missing_fields_is_400_per_field(api):
-    r = api.post("/api/auth/login", {}, format="json")
+    r = api.post(reverse("mfa:auth-login"), {}, format="json")
 
     assert r.status_code == 400
     assert set(r.json()) >= {"email", "password"}
@@ -81,7 +82,7 @@ def test_login_with_missing_fields_is_400_per_field(api):
 def test_me_with_access_token_returns_the_user(api, user):
     access = login(api, "alice@example.com").json()["access"]
 
-    r = bearer(api, access).get("/api/auth/me")
+    r = bearer(api, access).get(reverse("mfa:auth-me"))
 
     assert r.status_code == 200, r.content
     assert r.json() == {
@@ -94,7 +95,7 @@ def test_me_with_access_token_returns_the_user(api, user):
 
 
 def test_me_without_token_is_401_with_bearer_challenge(api):
-    assert_bearer_401(api.get("/api/auth/me"))
+    assert_bearer_401(api.get(reverse("mfa:auth-me")))
 
 
 @pytest.mark.parametrize(
@@ -120,7 +121,7 @@ def test_me_without_token_is_401_with_bearer_challenge(api):
     ],
 )
 def test_me_with_bad_authorization_header_is_401_never_500(api, header):
-    r = api.get("/api/auth/me", HTTP_AUTHORIZATION=header)
+    r = api.get(reverse("mfa:auth-me"), HTTP_AUTHORIZATION=header)
 
     assert_bearer_401(r)
 
@@ -128,7 +129,7 @@ def test_me_with_bad_authorization_header_is_401_never_500(api, header):
 def test_me_refuses_refresh_token_as_bearer(api, user):
     refresh = login(api, "alice@example.com").json()["refresh"]
 
-    assert_bearer_401(bearer(api, refresh).get("/api/auth/me"))
+    assert_bearer_401(bearer(api, refresh).get(reverse("mfa:auth-me")))
 
 
 def test_me_refuses_token_signed_with_another_key(api, user):
@@ -137,17 +138,17 @@ def test_me_refuses_token_signed_with_another_key(api, user):
     forged = jwt.encode(claims, "not-the-signing-key-" + "z" * 40, algorithm="HS256")
     assert django_settings.SIMPLE_JWT["SIGNING_KEY"] != "not-the-signing-key-" + "z" * 40
 
-    assert_bearer_401(bearer(api, forged).get("/api/auth/me"))
+    assert_bearer_401(bearer(api, forged).get(reverse("mfa:auth-me")))
 
 
 def test_me_refuses_expired_access_token(api, user, clock):
     access = login(api, "alice@example.com").json()["access"]
     bearer(api, access)
-    assert api.get("/api/auth/me").status_code == 200
+    assert api.get(reverse("mfa:auth-me")).status_code == 200
 
     clock.advance(django_settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds() + 1)
 
-    assert_bearer_401(api.get("/api/auth/me"))
+    assert_bearer_401(api.get(reverse("mfa:auth-me")))
 
 
 def test_access_token_lifetime_is_short(api, user):

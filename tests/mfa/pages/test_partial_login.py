@@ -6,9 +6,10 @@ import re
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from mfa.models import AuthSession, TOTPDevice
-from tests.conftest import PASSWORD, totp_now
+from tests.helpers import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,14 +20,14 @@ def browser() -> Client:
 
 
 def sign_in(browser: Client, email: str, password: str = PASSWORD, next_url: str = ""):
-    url = "/account/login/" + (f"?next={next_url}" if next_url else "")
+    url = reverse("mfa_pages:login") + (f"?next={next_url}" if next_url else "")
     return browser.post(url, {"username": email, "password": password, "next": next_url})
 
 
 def test_password_only_user_is_fully_signed_in_with_a_session_row(browser, user):
     r = sign_in(browser, user.email)
     assert r.status_code == 302
-    assert browser.get("/account/").status_code == 200
+    assert browser.get(reverse("mfa_pages:home")).status_code == 200
     row = AuthSession.objects.get(user=user)
     assert row.amr == "pwd" and browser.session["mfa.sid"] == str(row.pk)
 
@@ -37,18 +38,18 @@ def test_mfa_user_is_half_authenticated_until_the_code(browser, user_with_mfa, c
     assert "_auth_user_id" not in browser.session
     assert browser.session["mfa.pending"]["user"] == str(user_with_mfa.user.pk)
     # every page but the challenge sends the user to the challenge
-    for path in ("/account/", "/account/sessions/", "/admin/"):
+    for path in (reverse("mfa_pages:home"), reverse("mfa_pages:sessions"), "/admin/"):
         r = browser.get(path)
-        assert r.status_code == 302 and r["Location"].startswith("/account/challenge/"), path
+        assert r.status_code == 302 and r["Location"].startswith(reverse("mfa_pages:challenge")), path
     # API paths answer 401 JSON
-    r = browser.get("/api/auth/me")
+    r = browser.get(reverse("mfa:auth-me"))
     assert r.status_code == 401 and r.json()["code"] in {"mfa_required", "not_authenticated"}
     assert AuthSession.objects.filter(user=user_with_mfa.user).count() == 1  # only the API one
     old_key = browser.session.session_key
-    r = browser.post("/account/challenge/", {"code": totp_now(user_with_mfa.secret, clock.now)})
+    r = browser.post(reverse("mfa_pages:challenge"), {"code": totp_now(user_with_mfa.secret, clock.now)})
     assert r.status_code == 302
     assert browser.session.session_key != old_key  # rotated on completion
-    assert browser.get("/account/").status_code == 200
+    assert browser.get(reverse("mfa_pages:home")).status_code == 200
     row = AuthSession.objects.filter(user=user_with_mfa.user).order_by("-created_at").first()
     assert row.amr == "pwd otp"
 
@@ -56,16 +57,16 @@ def test_mfa_user_is_half_authenticated_until_the_code(browser, user_with_mfa, c
 def test_challenge_refuses_replay_and_wrong_codes_count(browser, user_with_mfa, clock):
     code = totp_now(user_with_mfa.secret, clock.now)
     sign_in(browser, user_with_mfa.email)
-    assert browser.post("/account/challenge/", {"code": code}).status_code == 302
+    assert browser.post(reverse("mfa_pages:challenge"), {"code": code}).status_code == 302
     other = Client()
     sign_in(other, user_with_mfa.email)
-    r = other.post("/account/challenge/", {"code": code})
+    r = other.post(reverse("mfa_pages:challenge"), {"code": code})
     assert r.status_code == 400 and "_auth_user_id" not in other.session
     for _ in range(4):
-        other.post("/account/challenge/", {"code": "000000"})
+        other.post(reverse("mfa_pages:challenge"), {"code": "000000"})
     assert TOTPDevice.objects.get(user=user_with_mfa.user).failure_count == 5
     clock.advance(10)  # locked for 30 s: even the next step's right code is refused
-    r = other.post("/account/challenge/", {"code": totp_now(user_with_mfa.secret, clock.now, 1)})
+    r = other.post(reverse("mfa_pages:challenge"), {"code": totp_now(user_with_mfa.secret, clock.now, 1)})
     assert r.status_code == 429
 
 
@@ -76,20 +77,20 @@ def test_half_authenticated_state_expires_after_five_minutes(browser, user_with_
     from unittest import mock
 
     with mock.patch("mfa.pages.state.time.time", return_value=time.time() + 301):
-        r = browser.post("/account/challenge/", {"code": totp_now(user_with_mfa.secret, clock.now)})
-    assert r.status_code == 302 and r["Location"].startswith("/account/login/")
+        r = browser.post(reverse("mfa_pages:challenge"), {"code": totp_now(user_with_mfa.secret, clock.now)})
+    assert r.status_code == 302 and r["Location"].startswith(reverse("mfa_pages:login"))
     assert "_auth_user_id" not in browser.session
 
 
 def test_recovery_code_completes_browser_login(browser, user_with_mfa):
     sign_in(browser, user_with_mfa.email)
-    r = browser.post("/account/challenge/", {"code": user_with_mfa.recovery_codes[0]})
+    r = browser.post(reverse("mfa_pages:challenge"), {"code": user_with_mfa.recovery_codes[0]})
     assert r.status_code == 302
-    assert browser.get("/account/").status_code == 200
+    assert browser.get(reverse("mfa_pages:home")).status_code == 200
 
 
 def test_admin_login_goes_through_the_challenge(browser, make_user, clock, api):
-    from tests.conftest import enable_mfa
+    from tests.helpers import enable_mfa
 
     staff = make_user("staff@example.com", is_staff=True, is_superuser=True)
     mfa_user = enable_mfa(api, staff, clock)
@@ -97,7 +98,7 @@ def test_admin_login_goes_through_the_challenge(browser, make_user, clock, api):
     r = browser.post("/admin/login/?next=/admin/", {"username": staff.email, "password": PASSWORD, "next": "/admin/"})
     assert r.status_code == 302
     r = browser.get("/admin/")
-    assert r.status_code == 302 and r["Location"] == "/account/challenge/?next=%2Fadmin%2F"
+    assert r.status_code == 302 and r["Location"] == reverse("mfa_pages:challenge") + "?next=%2Fadmin%2F"
     r = browser.post(r["Location"], {"code": totp_now(mfa_user.secret, clock.now), "next": "/admin/"})
     assert r.status_code == 302 and r["Location"] == "/admin/"
     assert browser.get("/admin/").status_code == 200
@@ -106,18 +107,18 @@ def test_admin_login_goes_through_the_challenge(browser, make_user, clock, api):
 def test_revoking_the_session_signs_the_browser_out(browser, user):
     sign_in(browser, user.email)
     AuthSession.objects.filter(user=user).update(revoked_at="2020-01-01T00:00:00Z")
-    r = browser.get("/account/")
-    assert r.status_code == 302 and "/account/login/" in r["Location"]
+    r = browser.get(reverse("mfa_pages:home"))
+    assert r.status_code == 302 and reverse("mfa_pages:login") in r["Location"]
     assert "_auth_user_id" not in browser.session
 
 
 def test_enrol_page_shows_qr_and_secret_and_enables(browser, user, clock):
     sign_in(browser, user.email)
-    r = browser.get("/account/enrol/")
+    r = browser.get(reverse("mfa_pages:enrol"))
     html = r.content.decode()
     assert r.status_code == 200 and 'src="data:image/svg+xml' in html
     secret = re.search(r'data-secret="([A-Z2-7]{32})"', html).group(1)
-    r = browser.post("/account/enrol/", {"code": totp_now(secret, clock.now)})
+    r = browser.post(reverse("mfa_pages:enrol"), {"code": totp_now(secret, clock.now)})
     assert r.status_code == 200 and "recovery-codes.txt" in r.content.decode()
     assert "no-store" in r["Cache-Control"]
     assert TOTPDevice.objects.get(user=user).confirmed
@@ -129,29 +130,29 @@ def test_mandatory_mfa_for_staff_sends_staff_to_enrolment(browser, make_user, se
     plain = make_user("plain@example.com")
     sign_in(browser, staff.email)
     r = browser.get("/admin/")
-    assert r.status_code == 302 and r["Location"].startswith("/account/enrol/")
-    assert browser.get("/account/enrol/").status_code == 200
+    assert r.status_code == 302 and r["Location"].startswith(reverse("mfa_pages:enrol"))
+    assert browser.get(reverse("mfa_pages:enrol")).status_code == 200
     other = Client()
     sign_in(other, plain.email)
-    assert other.get("/account/").status_code == 200
+    assert other.get(reverse("mfa_pages:home")).status_code == 200
 
 
 def test_grace_period_reminds_but_lets_through(browser, make_user, settings):
     settings.MFA = {**settings.MFA, "REQUIRED": "all", "REQUIRED_GRACE_DAYS": 7}
     u = make_user("new@example.com")
     sign_in(browser, u.email)
-    r = browser.get("/account/sessions/")
+    r = browser.get(reverse("mfa_pages:sessions"))
     assert r.status_code == 200 and "before" in r.content.decode()
 
 
 def test_api_answers_403_when_enrolment_is_required(api, make_user, settings):
-    from tests.conftest import bearer, login
+    from tests.helpers import bearer, login
 
     settings.MFA = {**settings.MFA, "REQUIRED": "all"}
     u = make_user("api@example.com")
     access = login(api, u.email).json()["access"]
     bearer(api, access)
-    r = api.get("/api/auth/sessions")
+    r = api.get(reverse("mfa:sessions-list"))
     assert r.status_code == 403 and r.json()["code"] == "mfa_enrollment_required"
-    assert api.get("/api/auth/me").status_code == 200
-    assert api.post("/api/auth/mfa/setup", {}, format="json").status_code == 200
+    assert api.get(reverse("mfa:auth-me")).status_code == 200
+    assert api.post(reverse("mfa:mfa-setup"), {}, format="json").status_code == 200

@@ -3,7 +3,7 @@
 authsite.roundtrips.RoundtripCounterMiddleware (installed by BENCH_ENDPOINTS=1) counts SQL statements
 and, on MongoDB, every command the client sends (a pymongo CommandListener), and reports them in
 ``X-DB-Roundtrips``. These tests install it and hold the issue's limits: GET me 1, token/refresh 3,
-mfa/login/verify 4 (BENCHMARKS.md). tests/mfa/test_query_counts.py counts with Django's
+mfa/login/verify 4 (BENCHMARKS.md). tests/mfa/api/test_query_counts.py counts with Django's
 CaptureQueriesContext; this file guards the same paths with the benchmark's own counter, so the
 benchmark's numbers and the suite agree.
 """
@@ -13,10 +13,11 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.urls import reverse
 from rest_framework.test import APIClient
 
 from authsite.roundtrips import HEADER, MONGO_LISTENER
-from tests.conftest import PASSWORD, bearer, enable_mfa, login, totp_now
+from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,7 +56,7 @@ def test_password_login_roundtrips_are_counted(counted, user):
 def test_me_costs_one_roundtrip(counted, user):
     bearer(counted, login(counted, user.email).json()["access"])
 
-    r = counted.get("/api/auth/me")
+    r = counted.get(reverse("mfa:auth-me"))
 
     assert r.status_code == 200, r.content
     assert trips(r) == 1
@@ -65,7 +66,7 @@ def test_me_of_a_user_with_mfa_costs_one_roundtrip(counted, user, clock):
     mfa_user = enable_mfa(counted, user, clock)
     bearer(counted, mfa_user.access)
 
-    r = counted.get("/api/auth/me")
+    r = counted.get(reverse("mfa:auth-me"))
 
     assert r.status_code == 200 and r.json()["mfa_enabled"] is True, r.content
     assert trips(r) == 1
@@ -74,7 +75,7 @@ def test_me_of_a_user_with_mfa_costs_one_roundtrip(counted, user, clock):
 def test_refresh_costs_at_most_three_roundtrips(counted, user):
     refresh = login(counted, user.email).json()["refresh"]
 
-    r = counted.post("/api/auth/token/refresh", {"refresh": refresh}, format="json")
+    r = counted.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json")
 
     assert r.status_code == 200, r.content
     assert 1 <= trips(r) <= 3, trips(r)
@@ -86,7 +87,7 @@ def test_mfa_login_verify_costs_at_most_four_roundtrips(counted, user, clock):
     mfa_token = login(counted, user.email).json()["mfa_token"]
 
     r = counted.post(
-        "/api/auth/mfa/login/verify",
+        reverse("mfa:mfa-login-verify"),
         {"mfa_token": mfa_token, "code": totp_now(mfa_user.secret, clock.now)},
         format="json",
     )
@@ -97,11 +98,11 @@ def test_mfa_login_verify_costs_at_most_four_roundtrips(counted, user, clock):
 
 def test_sessions_list_costs_the_same_for_one_or_many_sessions(counted, user):
     bearer(counted, login(counted, user.email).json()["access"])
-    one = counted.get("/api/auth/sessions")
+    one = counted.get(reverse("mfa:sessions-list"))
     for _ in range(4):
         login(counted, user.email)
 
-    many = counted.get("/api/auth/sessions")
+    many = counted.get(reverse("mfa:sessions-list"))
 
     assert one.status_code == many.status_code == 200
     assert len(one.json()) == 1 and len(many.json()) == 5

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
-from tests.conftest import login, mfa_login
+from tests.helpers import login, mfa_login
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.urls_permissions")]
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.api.urls_permissions")]
 
 COMPLETE = "/host/mfa-complete"
 STEP_UP = "/host/step-up"
@@ -45,7 +46,7 @@ def test_anonymous_and_revoked_tokens_get_401(api, user):
     assert get(api, COMPLETE, None).status_code == 401
     pair = login(api, user.email).json()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {pair['access']}")
-    assert api.post("/api/auth/logout", {}, format="json").status_code == 204
+    assert api.post(reverse("mfa:auth-logout"), {}, format="json").status_code == 204
     assert get(api, COMPLETE, pair["access"]).status_code == 401
     assert get(api, STEP_UP, pair["access"]).status_code == 401
 
@@ -60,7 +61,7 @@ def test_step_up_passes_right_after_an_mfa_login(api, clock, user_with_mfa):
 def test_step_up_expires_and_a_refresh_does_not_renew_it(api, clock, user_with_mfa):
     pair = mfa_login(api, user_with_mfa, clock)
     clock.advance(290)
-    r = api.post("/api/auth/token/refresh", {"refresh": pair["refresh"]}, format="json")
+    r = api.post(reverse("mfa:auth-refresh"), {"refresh": pair["refresh"]}, format="json")
     assert r.status_code == 200, r.content
     fresh = r.json()
     clock.advance(11)  # 301 s after the code was given; the new access token is 11 s old

@@ -2,15 +2,16 @@
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 
 from mfa.models import TOTPDevice
-from tests.conftest import login, totp_now
+from tests.helpers import login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _verify(api, token: str, code: str):
-    return api.post("/api/auth/mfa/login/verify", {"mfa_token": token, "code": code}, format="json")
+    return api.post(reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": code}, format="json")
 
 
 def test_totp_is_refused_after_100_failures_until_a_recovery_code_is_used(api, user_with_mfa, clock):

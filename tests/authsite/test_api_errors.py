@@ -13,13 +13,14 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.db import DatabaseError, OperationalError
 from django.http import Http404
 from django.test import RequestFactory
+from django.urls import reverse, reverse_lazy
 
 from authsite.middleware import ApiErrorMiddleware
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ENDPOINTS = ["/api/auth/login", "/api/auth/register"]
+ENDPOINTS = [reverse_lazy("mfa:auth-login"), reverse_lazy("register")]
 
 
 def assert_json_error(r, *statuses: int) -> dict:
@@ -46,20 +47,20 @@ def test_unknown_api_path_is_404_json(client, path):
 
 
 def test_get_on_login_is_405_json(client):
-    r = client.get("/api/auth/login")
+    r = client.get(reverse("mfa:auth-login"))
     body = assert_json_error(r, 405)
     assert "POST" in r["Allow"]
     assert body["code"] == "method_not_allowed"
 
 
 def test_get_on_register_is_405_json(client):
-    assert_json_error(client.get("/api/auth/register"), 405)
+    assert_json_error(client.get(reverse("register")), 405)
 
 
 # --- Bodies ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize(
     "body",
     ['{"email":', "{'email': 'a@b.io'}", '{"email": "a@b.io", "password": NaN}', "\x00", "not json"],
@@ -70,26 +71,26 @@ def test_malformed_json_is_400(client, path, body):
     assert body_json.get("code") == "parse_error"
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("body", ["[]", '[{"email": "a@b.io"}]', "null", '"alice@example.com"', "42", "true"])
 def test_json_body_that_is_not_an_object_is_400(client, path, body):
     assert_json_error(post_raw(client, path, body), 400)
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 def test_empty_body_is_400_with_field_errors(client, path):
     body = assert_json_error(post_raw(client, path, b""), 400)
     assert set(body) >= {"email", "password"}
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("value", [None, "", 123, True, [], {}])
 def test_wrong_field_types_are_400_per_field(client, path, value):
     body = assert_json_error(post_raw(client, path, json.dumps({"email": value, "password": value})), 400)
     assert set(body) >= {"email", "password"}
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded",
                                           "multipart/form-data; boundary=x"])
 def test_non_json_content_type_is_415(client, path, content_type):
@@ -98,7 +99,7 @@ def test_non_json_content_type_is_415(client, path, content_type):
     assert body["code"] == "unsupported_media_type"
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("field", ["email", "password"])
 def test_10kb_string_is_400(client, user, path, field):
     data = {"email": "alice@example.com", "password": PASSWORD}
@@ -108,7 +109,7 @@ def test_10kb_string_is_400(client, user, path, field):
     assert field in body
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize("field", ["email", "password"])
 def test_nul_byte_in_field_is_400(client, path, field):
     data = {"email": "nul@example.com", "password": PASSWORD}
@@ -118,7 +119,7 @@ def test_nul_byte_in_field_is_400(client, path, field):
     assert field in body
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 @pytest.mark.parametrize(
     "raw",
     [b'{"email": "\\ud800@x.io", "password": "x"}', b'{"email": "a@x.io", "password": "pass\\udfffword!"}'],
@@ -129,12 +130,12 @@ def test_lone_surrogate_is_400(client, path, raw):
     assert "email" in body or "password" in body
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 def test_invalid_utf8_is_400(client, path):
     assert_json_error(post_raw(client, path, b'{"email": "\xff\xfe@x.io", "password": "x"}'), 400)
 
 
-@pytest.mark.parametrize("path", ENDPOINTS)
+@pytest.mark.parametrize("path", ENDPOINTS, ids=str)
 def test_body_over_2_5_mb_is_rejected_as_json(client, path):
     big = json.dumps({"email": "alice@example.com", "password": "p" * (2_700_000)})
 
@@ -147,7 +148,7 @@ def test_duplicate_json_keys_last_value_wins(client, user):
     raw = json.dumps({"email": "nobody@example.com", "password": PASSWORD})[:-1]
     raw += ', "email": "alice@example.com"}'
 
-    r = post_raw(client, "/api/auth/login", raw)
+    r = post_raw(client, reverse("mfa:auth-login"), raw)
 
     assert r.status_code == 200, r.content
     assert r.json()["requires_mfa"] is False
@@ -155,7 +156,7 @@ def test_duplicate_json_keys_last_value_wins(client, user):
 
 def test_duplicate_json_keys_at_register_use_last_value(client):
     raw = f'{{"email": "first@example.com", "password": "{PASSWORD}", "email": "second@example.com"}}'
-    r = post_raw(client, "/api/auth/register", raw)
+    r = post_raw(client, reverse("register"), raw)
 
     assert r.status_code == 201, r.content
     assert r.json()["email"] == "second@example.com"
@@ -169,7 +170,7 @@ def test_unexpected_exception_on_api_path_is_500_json_without_traceback(client, 
     secret = "internal-detail-do-not-leak"
     with mock.patch("mfa.flows.password_login", side_effect=RuntimeError(secret)), \
             caplog.at_level(logging.ERROR, logger="authsite.errors"):
-        r = client.post("/api/auth/login", {"email": "alice@example.com", "password": PASSWORD},
+        r = client.post(reverse("mfa:auth-login"), {"email": "alice@example.com", "password": PASSWORD},
                         content_type="application/json")
 
     body = assert_json_error(r, 500)
@@ -194,7 +195,7 @@ def _outage() -> DatabaseError:
 
 def test_database_outage_on_api_path_is_503_json_with_retry_after(client, user):
     with mock.patch("mfa.flows.password_login", side_effect=_outage()):
-        r = client.post("/api/auth/login", {"email": "alice@example.com", "password": PASSWORD},
+        r = client.post(reverse("mfa:auth-login"), {"email": "alice@example.com", "password": PASSWORD},
                         content_type="application/json")
 
     body = assert_json_error(r, 503)
@@ -205,7 +206,7 @@ def test_database_outage_on_api_path_is_503_json_with_retry_after(client, user):
 
 def test_database_bug_is_500_not_503():
     """A failing query (not an outage) is a bug to fix: 500 and logged, never "retry later"."""
-    request = RequestFactory().get("/api/auth/me")
+    request = RequestFactory().get(reverse("mfa:auth-me"))
     response = ApiErrorMiddleware(lambda req: None).process_exception(request, DatabaseError("bad query"))
     assert response is not None and response.status_code == 500
 
@@ -226,7 +227,7 @@ def test_middleware_turns_unexpected_exception_into_500_json():
 @pytest.mark.parametrize("make_exc", [_outage, lambda: OperationalError("could not connect")])
 def test_middleware_turns_database_outage_into_503_with_retry_after(make_exc):
     exc = make_exc()
-    request = RequestFactory().get("/api/auth/me")
+    request = RequestFactory().get(reverse("mfa:auth-me"))
     middleware = ApiErrorMiddleware(lambda req: None)
 
     response = middleware.process_exception(request, exc)
@@ -238,7 +239,7 @@ def test_middleware_turns_database_outage_into_503_with_retry_after(make_exc):
 
 def test_middleware_turns_pymongo_outage_into_503():
     errors = pytest.importorskip("pymongo.errors")
-    request = RequestFactory().get("/api/auth/me")
+    request = RequestFactory().get(reverse("mfa:auth-me"))
 
     response = ApiErrorMiddleware(lambda req: None).process_exception(
         request, errors.ServerSelectionTimeoutError("127.0.0.1:1: connection refused")
@@ -260,6 +261,6 @@ def test_middleware_leaves_non_api_errors_to_django():
 def test_middleware_leaves_client_errors_to_djangos_json_handlers(exc):
     """Django's handler answers these with 400/404/403 (JSON on /api/ through authsite.views),
     so the middleware must not turn them into a 500."""
-    request = RequestFactory().post("/api/auth/login")
+    request = RequestFactory().post(reverse("mfa:auth-login"))
 
     assert ApiErrorMiddleware(lambda req: None).process_exception(request, exc) is None

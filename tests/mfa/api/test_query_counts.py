@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
-from tests.conftest import bearer, login, mfa_login, totp_now
+from tests.helpers import bearer, login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,7 +37,7 @@ def count(call) -> tuple[int, object, list[str]]:
 def test_me_costs_one_query(api, user, clock):
     pair = login(api, user.email).json()
     bearer(api, pair["access"])
-    n, r, sql = count(lambda: api.get("/api/auth/me"))
+    n, r, sql = count(lambda: api.get(reverse("mfa:auth-me")))
     assert r.status_code == 200
     assert n == 1, sql
 
@@ -44,7 +45,7 @@ def test_me_costs_one_query(api, user, clock):
 def test_me_of_a_user_with_mfa_costs_one_query(api, clock, user_with_mfa):
     pair = mfa_login(api, user_with_mfa, clock)
     bearer(api, pair["access"])
-    n, r, sql = count(lambda: api.get("/api/auth/me"))
+    n, r, sql = count(lambda: api.get(reverse("mfa:auth-me")))
     assert r.status_code == 200 and r.json()["mfa_enabled"] is True
     assert n == 1, sql
 
@@ -52,15 +53,15 @@ def test_me_of_a_user_with_mfa_costs_one_query(api, clock, user_with_mfa):
 def test_revoked_access_token_is_refused_in_one_query(api, user, clock):
     pair = login(api, user.email).json()
     bearer(api, pair["access"])
-    assert api.post("/api/auth/logout", {}, format="json").status_code == 204
-    n, r, sql = count(lambda: api.get("/api/auth/me"))
+    assert api.post(reverse("mfa:auth-logout"), {}, format="json").status_code == 204
+    n, r, sql = count(lambda: api.get(reverse("mfa:auth-me")))
     assert r.status_code == 401
     assert n == 1, sql
 
 
 def test_refresh_costs_at_most_three_queries(api, user, clock):
     pair = login(api, user.email).json()
-    n, r, sql = count(lambda: api.post("/api/auth/token/refresh", {"refresh": pair["refresh"]}, format="json"))
+    n, r, sql = count(lambda: api.post(reverse("mfa:auth-refresh"), {"refresh": pair["refresh"]}, format="json"))
     assert r.status_code == 200
     print(f"token/refresh: {n} queries on {connection.vendor}")
     assert n <= 3, sql
@@ -70,7 +71,7 @@ def test_mfa_login_verify_query_count(api, clock, user_with_mfa):
     body = login(api, user_with_mfa.email).json()
     n, r, sql = count(
         lambda: api.post(
-            "/api/auth/mfa/login/verify",
+            reverse("mfa:mfa-login-verify"),
             {"mfa_token": body["mfa_token"], "code": totp_now(user_with_mfa.secret, clock.now)},
             format="json",
         )

@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from authsite import env
 from authsite.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRET = "s" * 50
 REAL_JWT_KEY = "j" * 50
 # Variables the settings read; none may leak in from the test process (tests/settings.py sets some).

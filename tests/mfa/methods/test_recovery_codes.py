@@ -135,7 +135,7 @@ def test_consume_is_single_use(user_with_mfa, clock):
 
 
 def test_codes_are_bound_to_their_user(user_with_mfa, make_user, api, clock):
-    from tests.conftest import enable_mfa
+    from tests.helpers import enable_mfa
 
     bob = enable_mfa(api, make_user("bob@example.com"), clock)
     alice_device = TOTPDevice.objects.get(user=user_with_mfa.user)

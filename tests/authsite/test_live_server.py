@@ -4,6 +4,7 @@ import json
 import urllib.request
 
 import pytest
+from django.urls import reverse
 
 from tests.live import live_site
 
@@ -24,9 +25,9 @@ def _post(url: str, body: dict, token: str | None = None) -> tuple[int, dict]:
 
 def test_gunicorn_serves_register_and_login_with_debug_off():
     with live_site() as site:
-        status, body = _post(site.url + "/api/auth/register", {"email": "Live@Example.com", "password": "a long enough passphrase"})
+        status, body = _post(site.url + reverse("register"), {"email": "Live@Example.com", "password": "a long enough passphrase"})
         assert status == 201 and body["email"] == "live@example.com"
-        status, body = _post(site.url + "/api/auth/login", {"email": "live@example.com", "password": "a long enough passphrase"})
+        status, body = _post(site.url + reverse("mfa:auth-login"), {"email": "live@example.com", "password": "a long enough passphrase"})
         assert status == 200 and body["requires_mfa"] is False
         status, body = _post(site.url + "/api/auth/nope", {})
         assert status == 404 and body["code"] == "not_found"

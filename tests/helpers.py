@@ -1,0 +1,120 @@
+"""Plain helpers shared by the tests (no fixtures: those live in tests/conftest.py).
+
+The suite's password, the SecantusDB launcher (``start_devdb``/``stop_devdb``, also used by
+tests.live and the benchmarks), API logins and Bearer credentials, the frozen ``Clock`` the
+``clock`` fixture drives, TOTP codes computed independently (pyotp), and users with MFA on.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyotp
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+ROOT = Path(__file__).resolve().parent.parent
+READY = re.compile(r"devdb: listening on ([\d.]+):(\d+)")
+PASSWORD = "correct horse battery staple"
+
+
+def start_devdb(*args: str, timeout: float = 30.0) -> tuple[subprocess.Popen, int]:
+    """Start ``python -m authsite.devdb`` (SecantusDB) and return it with its port."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "authsite.devdb", "--port", "0", *args],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        match = READY.search(line)
+        if match:
+            return proc, int(match.group(2))
+    proc.kill()
+    raise RuntimeError("SecantusDB (authsite.devdb) did not start")
+
+
+def stop_devdb(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def login(api: APIClient, email: str, password: str = PASSWORD):
+    return api.post(reverse("mfa:auth-login"), {"email": email, "password": password}, format="json")
+
+
+def bearer(api: APIClient, access: str) -> APIClient:
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {access}")
+    return api
+
+
+class Clock:
+    """Freezes the time the site sees (Django's timezone.now and simplejwt's clock)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def set(self, when: datetime) -> None:
+        self.now = when
+
+    def advance(self, seconds: float) -> None:
+        from datetime import timedelta
+
+        self.now = self.now + timedelta(seconds=seconds)
+
+    def step_start(self) -> None:
+        """Move to the first second of the next 30 s TOTP step."""
+        ts = int(self.now.timestamp())
+        self.set(datetime.fromtimestamp(ts - ts % 30 + 30, UTC))
+
+
+def totp_now(secret: str, when: datetime, offset_steps: int = 0) -> str:
+    """The code an authenticator app shows at ``when`` (pyotp, independent of mfa.totp)."""
+    return pyotp.TOTP(secret).at(when, counter_offset=offset_steps)
+
+
+class MFAUser:
+    """A user with MFA enabled over the API: its secret, recovery codes and a session."""
+
+    def __init__(self, user, secret: str, recovery_codes: list[str], access: str, refresh: str):
+        self.user, self.secret, self.recovery_codes = user, secret, recovery_codes
+        self.access, self.refresh = access, refresh
+        self.email = user.email
+
+
+def enable_mfa(api: APIClient, user, clock: Clock) -> MFAUser:
+    """Log in, set up TOTP and confirm it with a code for the current step."""
+    r = login(api, user.email)
+    assert r.status_code == 200, r.content
+    access, refresh = r.json()["access"], r.json()["refresh"]
+    bearer(api, access)
+    r = api.post(reverse("mfa:mfa-setup"), {}, format="json")
+    assert r.status_code == 200, r.content
+    secret = r.json()["secret"]
+    r = api.post(reverse("mfa:mfa-verify"), {"code": totp_now(secret, clock.now)}, format="json")
+    assert r.status_code == 200, r.content
+    api.credentials()
+    return MFAUser(user, secret, r.json()["recovery_codes"], access, refresh)
+
+
+def mfa_login(api: APIClient, mfa_user: MFAUser, clock: Clock, code: str | None = None) -> dict:
+    """Log in with the password, then the current TOTP code (or ``code``); returns the tokens."""
+    token = login(api, mfa_user.email).json()["mfa_token"]
+    r = api.post(
+        reverse("mfa:mfa-login-verify"),
+        {"mfa_token": token, "code": code or totp_now(mfa_user.secret, clock.now)},
+        format="json",
+    )
+    assert r.status_code == 200, r.content
+    return r.json()

@@ -1,0 +1,69 @@
+"""The documented URL paths, written out literally once.
+
+Every other test builds its URLs with ``reverse()``, so a changed path would pass there unnoticed;
+here each URL name must still reverse to the path README.md and docs/ document, resolve back to
+it, and (the API paths) also answer with a trailing slash.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import get_resolver, resolve, reverse
+
+SESSION_ID = "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+# (URL name, kwargs, documented path)
+PATHS = [
+    ("mfa:auth-login", {}, "/api/auth/login"),
+    ("mfa:auth-refresh", {}, "/api/auth/token/refresh"),
+    ("mfa:auth-me", {}, "/api/auth/me"),
+    ("mfa:auth-logout", {}, "/api/auth/logout"),
+    ("mfa:auth-logout-all", {}, "/api/auth/logout/all"),
+    ("mfa:mfa-setup", {}, "/api/auth/mfa/setup"),
+    ("mfa:mfa-verify", {}, "/api/auth/mfa/verify"),
+    ("mfa:mfa-login-verify", {}, "/api/auth/mfa/login/verify"),
+    ("mfa:mfa-disable", {}, "/api/auth/mfa/disable"),
+    ("mfa:mfa-recovery-codes", {}, "/api/auth/mfa/recovery-codes"),
+    ("mfa:mfa-events", {}, "/api/auth/mfa/events"),
+    ("mfa:sessions-list", {}, "/api/auth/sessions"),
+    ("mfa:sessions-detail", {"pk": SESSION_ID}, f"/api/auth/sessions/{SESSION_ID}"),
+    ("register", {}, "/api/auth/register"),
+    ("schema", {}, "/api/schema/"),
+    ("swagger-ui", {}, "/api/docs/"),
+    ("mfa_pages:home", {}, "/account/"),
+    ("mfa_pages:login", {}, "/account/login/"),
+    ("mfa_pages:logout", {}, "/account/logout/"),
+    ("mfa_pages:challenge", {}, "/account/challenge/"),
+    ("mfa_pages:enrol", {}, "/account/enrol/"),
+    ("mfa_pages:regenerate", {}, "/account/recovery-codes/"),
+    ("mfa_pages:disable", {}, "/account/disable/"),
+    ("mfa_pages:sessions", {}, "/account/sessions/"),
+    ("mfa_pages:end_session", {"session_id": SESSION_ID}, f"/account/sessions/{SESSION_ID}/end/"),
+]
+# The API's paths take no trailing slash and tolerate one (mfa.urls).
+WITHOUT_SLASH = [entry for entry in PATHS if not entry[2].endswith("/")]
+
+
+@pytest.mark.parametrize(("name", "kwargs", "path"), PATHS, ids=[entry[0] for entry in PATHS])
+def test_url_name_reverses_to_its_documented_path(name, kwargs, path):
+    assert reverse(name, kwargs=kwargs) == path
+    match = resolve(path)
+    assert match.view_name == name
+    assert match.kwargs == kwargs
+
+
+@pytest.mark.parametrize(("name", "kwargs", "path"), WITHOUT_SLASH, ids=[entry[0] for entry in WITHOUT_SLASH])
+def test_api_path_also_resolves_with_a_trailing_slash(name, kwargs, path):
+    bare, slashed = resolve(path), resolve(path + "/")
+    assert slashed.view_name == bare.view_name == name
+    assert slashed.func is bare.func
+    assert slashed.kwargs == bare.kwargs == kwargs
+
+
+def test_every_named_route_of_the_mfa_urlconfs_is_pinned_here():
+    resolver = get_resolver()
+    named = set()
+    for namespace in ("mfa", "mfa_pages"):
+        _, sub = resolver.namespace_dict[namespace]
+        named |= {f"{namespace}:{key}" for key in sub.reverse_dict if isinstance(key, str)}
+    assert named == {name for name, _, _ in PATHS if ":" in name}
