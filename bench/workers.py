@@ -30,7 +30,7 @@ def measure(db: str, opts: bench_run.Options, configs: list[tuple[str, int, int]
             rounds: int) -> list[dict[str, Any]]:
     """Every configuration is served at once (one gunicorn each, idle until driven) and driven in
     turn, ``rounds`` times over, so slow drifts of the machine's other load hit them all alike."""
-    from tests.conftest import start_devdb, stop_devdb
+    from tests.helpers import start_devdb, stop_devdb
     from tests.live import live_site
 
     devdb = None

@@ -1,7 +1,7 @@
 """Plain helpers shared by the tests (no fixtures: those live in tests/conftest.py).
 
 The suite's password, the SecantusDB launcher (``start_devdb``/``stop_devdb``, also used by
-tests.live and the benchmarks), API logins and Bearer credentials, the frozen ``Clock`` the
+tests.live and the benchmarks), API logins, token claims and Bearer credentials, the frozen ``Clock`` the
 ``clock`` fixture drives, TOTP codes computed independently (pyotp), and users with MFA on.
 """
 
@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import jwt
 import pyotp
 from django.urls import reverse
 from rest_framework.test import APIClient
@@ -52,6 +53,11 @@ def stop_devdb(proc: subprocess.Popen) -> None:
 
 def login(api: APIClient, email: str, password: str = PASSWORD):
     return api.post(reverse("mfa:auth-login"), {"email": email, "password": password}, format="json")
+
+
+def claims(token: str) -> dict:
+    """A JWT's claims, read without checking the signature (the tests check what mfa issued)."""
+    return jwt.decode(token, options={"verify_signature": False})
 
 
 def bearer(api: APIClient, access: str) -> APIClient:

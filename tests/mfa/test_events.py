@@ -4,18 +4,22 @@ and GET mfa/events (SECURITY-CHECKS B ENR-07, I SEC-03)."""
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
-from mfa import signals
-from mfa.models import SecurityEvent
-from tests.helpers import PASSWORD, bearer, enable_mfa, totp_now
+from mfa import events, signals
+from mfa.events import UNKNOWN_CLIENT, emit
+from mfa.models import EventType, SecurityEvent
+from tests.helpers import PASSWORD, bearer, claims, enable_mfa, login, totp_now
 from tests.mfa.helpers import DISABLE, EVENTS, RECOVERY_CODES, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -52,9 +56,12 @@ def client() -> APIClient:
 
 
 def run_every_event(user, clock):
-    """Enable, fail into a lockout, use a recovery code, regenerate, disable. Returns the secrets
-    and codes seen on the way."""
+    """Cause every event type at least once: a wrong password, a login whose session enrolment
+    ends, enable, fail into a lockout, use a recovery code, regenerate, end a session by id,
+    disable, reuse a refresh token. Returns the user's MFA state and every code seen on the way."""
     api = client()
+    assert login(api, user.email, "wrong password!").status_code == 401
+    assert login(api, user.email).status_code == 200  # a session that enabling MFA ends
     mfa = enable_mfa(api, user, clock)
     clock.advance(30)
     for _ in range(5):
@@ -62,13 +69,18 @@ def run_every_event(user, clock):
     clock.advance(31)
     r = verify_login(api, mfa_token(api, mfa.email), mfa.recovery_codes[0])
     assert r.status_code == 200, r.content
+    recovery_session = claims(r.json()["access"])["sid"]
     bearer(api, mfa.access)
     r = api.post(RECOVERY_CODES, {"code": totp_now(mfa.secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
     new_codes = r.json()["recovery_codes"]
+    assert api.delete(reverse("mfa:sessions-detail", kwargs={"pk": recovery_session})).status_code == 204
     clock.advance(30)
     r = api.post(DISABLE, {"password": PASSWORD, "code": totp_now(mfa.secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
+    api.credentials()
+    assert api.post(reverse("mfa:auth-refresh"), {"refresh": mfa.refresh}, format="json").status_code == 200
+    assert api.post(reverse("mfa:auth-refresh"), {"refresh": mfa.refresh}, format="json").status_code == 401
     return mfa, mfa.recovery_codes + new_codes
 
 
@@ -190,3 +202,72 @@ def test_events_of_another_user_never_appear(user, make_user, clock):
     assert events["count"] == SecurityEvent.objects.filter(user=bob).count()
     assert all(e["type"] != "mfa_enabled" for e in events["results"])
     assert all(e["ip"] != IP for e in events["results"])
+
+
+# --- One registry: event type, signal, arguments (mfa.events.EVENTS), documented in the guide --------
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "using-mfa.md"
+COMMON = {"signal", "sender", "user", "ip", "user_agent"}
+ALL_SIGNALS = {name: value for name, value in vars(signals).items() if isinstance(value, Signal)}
+NAME_OF = {id(signal): name for name, signal in ALL_SIGNALS.items()}
+
+
+def documented() -> set[tuple[str, str, frozenset[str]]]:
+    """(signal, event type, extra arguments) per row of the guide's signal table."""
+    section = GUIDE.read_text().split("## 8. Signals", 1)[1].split("\n## ", 1)[0]
+    rows = set()
+    for signal, event_type, args in re.findall(r"^\| `(\w+)` \| `(\w+)` \| (.+?) \|$", section, re.M):
+        names = frozenset(re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", args)))  # notes in () aside
+        rows.add((signal, event_type, names))
+    return rows
+
+
+def registry() -> set[tuple[str, str, frozenset[str]]]:
+    return {(NAME_OF[id(spec.signal)], t.value, frozenset(spec.args)) for t, spec in events.EVENTS.items()}
+
+
+def test_every_event_type_has_a_registry_entry_and_every_signal_is_used():
+    assert set(events.EVENTS) == set(EventType)
+    assert {NAME_OF[id(spec.signal)] for spec in events.EVENTS.values()} == set(ALL_SIGNALS)
+
+
+def test_the_guide_documents_exactly_the_registry():
+    assert documented() == registry()
+
+
+def test_emit_refuses_details_the_registry_does_not_list(user):
+    with pytest.raises(TypeError, match="mfa_disabled"):
+        emit(EventType.MFA_DISABLED, user, UNKNOWN_CLIENT)  # by_admin missing
+    with pytest.raises(TypeError):
+        emit(EventType.MFA_ENABLED, user, UNKNOWN_CLIENT, code="123456")
+    assert not SecurityEvent.objects.exists()
+
+
+@pytest.fixture
+def sent():
+    """Every mfa signal sent during the test: (signal name, its keyword arguments)."""
+    received: list[tuple[str, dict]] = []
+    receivers = []
+    for name, signal in ALL_SIGNALS.items():
+        def receiver(sender, _name=name, **kwargs):
+            received.append((_name, kwargs))
+
+        signal.connect(receiver, weak=False)
+        receivers.append((signal, receiver))
+    yield received
+    for signal, receiver in receivers:
+        signal.disconnect(receiver)
+
+
+def test_what_is_sent_is_what_the_guide_documents(user, clock, sent):
+    """Every signal sent while every event type occurs carries exactly the documented arguments
+    for its event type."""
+    run_every_event(user, clock)
+    rows = documented()
+    assert sent
+    for name, kwargs in sent:
+        args = frozenset(kwargs) - COMMON
+        assert any(signal == name and args == documented_args for signal, _type, documented_args in rows), (
+            name, sorted(args)
+        )
+    assert {t.value for t in EventType} - set(SecurityEvent.objects.values_list("type", flat=True)) == set()

@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from mfa import flows
-from mfa.events import ClientInfo as ClientFacts
+from mfa.events import ClientInfo
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, RecoveryCode
 from tests.helpers import PASSWORD, totp_now
@@ -25,7 +25,7 @@ from tests.mfa.helpers import LOGIN_VERIFY, device_of, race_marks, run_together,
 pytestmark = race_marks
 
 THREADS = 8
-FACTS = ClientFacts(ip="192.0.2.1", user_agent="race")
+FACTS = ClientInfo(ip="192.0.2.1", user_agent="race")
 
 
 def in_threads(jobs: list[Callable[[], object]]) -> list[object]:

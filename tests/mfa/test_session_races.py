@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import jwt
 import pytest
 from django.test import Client
 from django.urls import reverse, reverse_lazy
 
 from mfa.models import AuthSession
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, claims
 from tests.mfa.helpers import race_marks, run_together
 
 pytestmark = race_marks
@@ -23,9 +22,6 @@ pytestmark = race_marks
 THREADS = 8
 REFRESH = reverse_lazy("mfa:auth-refresh")
 
-
-def claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
 
 
 def in_threads(jobs: list[Callable[[Client], tuple[int, dict]]]) -> list[tuple[int, dict]]:

@@ -23,7 +23,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from mfa.models import AuthSession
-from tests.helpers import login, mfa_login, totp_now
+from tests.helpers import claims, login, mfa_login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,9 +34,6 @@ REFRESH = reverse_lazy("mfa:auth-refresh")
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
-
-def claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
 
 
 def header(token: str) -> dict:
@@ -316,3 +313,27 @@ def test_tokens_never_outlive_the_session(api, user, clock, settings):
     clock.advance(60)
     assert me_status(api, r.json()["access"]) == 401
     assert api.post(REFRESH, {"refresh": r.json()["refresh"]}, format="json").status_code == 401
+
+
+# --- simplejwt settings are read when a token is made or checked, not at import -----------------
+
+
+def test_a_changed_simple_jwt_access_lifetime_reaches_the_tokens_mfa_issues(api, user, settings):
+    """A host that changes SIMPLE_JWT (override_settings, the settings fixture) gets the new
+    lifetime; mfa once kept the value it had imported."""
+    before = claims(login(api, user.email).json()["access"])
+    assert before["exp"] - before["iat"] == 300
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "ACCESS_TOKEN_LIFETIME": timedelta(minutes=2)}
+    access = login(api, user.email).json()["access"]
+    assert claims(access)["exp"] - claims(access)["iat"] == 120
+    assert me_status(api, access) == 200
+
+
+def test_a_changed_simple_jwt_signing_key_signs_and_checks_new_tokens(api, user, settings):
+    old = login(api, user.email).json()["access"]
+    new_key = "another-jwt-signing-key-" + "k" * 40
+    settings.SIMPLE_JWT = {**settings.SIMPLE_JWT, "SIGNING_KEY": new_key}
+    new = login(api, user.email).json()["access"]
+    jwt.decode(new, new_key, algorithms=["HS256"], audience=settings.SIMPLE_JWT["AUDIENCE"])
+    assert me_status(api, new) == 200
+    assert me_status(api, old) == 401  # signed with the key that is no longer configured

@@ -22,8 +22,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from mfa import tokens
 from mfa.api import serializers
-from mfa.methods import recovery_codes as recovery
-from mfa.methods import totp
+from mfa.methods import recovery_codes, totp
 
 PROPS = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 DB_PROPS = settings(
@@ -32,9 +31,9 @@ DB_PROPS = settings(
 )
 
 ASCII_DIGITS = set(string.digits)
-RCODE_CHARS = set(recovery.ALPHABET)
+RCODE_CHARS = set(recovery_codes.ALPHABET)
 SIX_DIGITS = st.text(alphabet="0123456789", min_size=6, max_size=6)
-RCODE = st.text(alphabet=recovery.ALPHABET, min_size=15, max_size=15)
+RCODE = st.text(alphabet=recovery_codes.ALPHABET, min_size=15, max_size=15)
 # every Unicode code point, lone surrogates included (JSON "\ud800" decodes to one)
 ANY_TEXT = st.text(st.characters(codec=None), max_size=80)
 # characters that digit-loose parsers take for digits (INP-04): Arabic-Indic, Persian, full-width,
@@ -107,7 +106,7 @@ def test_normalize_code_refuses_other_lengths(code):
 @example("ÀBCDE-FGHIJ-KLMN2")
 @example("ABCDE-FGHIJ-KLMN2\u0000")
 def test_recovery_normalize_returns_fifteen_base32_characters_or_none(text):
-    result = recovery.normalize(text)
+    result = recovery_codes.normalize(text)
     if result is not None:
         assert len(result) == 15 and set(result) <= RCODE_CHARS
         assert result == "".join(text.split()).replace("-", "").upper()
@@ -120,23 +119,23 @@ def test_recovery_normalize_forgives_case_spaces_and_dashes(code, data):
     sep = data.draw(st.sampled_from(["-", " ", "", " - ", "--", "\t"]))
     text = sep.join(groups)
     text = "".join(c.lower() if data.draw(st.booleans()) else c for c in text)
-    assert recovery.normalize(text) == code
+    assert recovery_codes.normalize(text) == code
 
 
 @PROPS
 @given(JSON_VALUES.filter(lambda v: not isinstance(v, str)))
 def test_recovery_normalize_refuses_non_strings(value):
-    assert recovery.normalize(value) is None
+    assert recovery_codes.normalize(value) is None
 
 
 @settings(max_examples=30, derandomize=True, database=None, deadline=None)
 @given(st.integers(1, 40))
 def test_generated_codes_are_distinct_well_formed_and_their_own_normal_form(count):
-    codes = recovery.generate(count)
+    codes = recovery_codes.generate(count)
     assert len(codes) == len(set(codes)) == count
     for code in codes:
         assert re.fullmatch(r"[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}", code)
-        assert recovery.normalize(code) == code.replace("-", "")
+        assert recovery_codes.normalize(code) == code.replace("-", "")
 
 
 # --- Lookup tags and hashes -----------------------------------------------------------------------------
@@ -145,13 +144,13 @@ def test_generated_codes_are_distinct_well_formed_and_their_own_normal_form(coun
 @PROPS
 @given(RCODE, RCODE, st.text(min_size=1, max_size=24), st.text(min_size=1, max_size=24))
 def test_lookup_tags_are_deterministic_and_separate_codes_and_users(a, b, user_a, user_b):
-    assert recovery._tag(user_a, a) == recovery._tag(user_a, a)
-    assert re.fullmatch(r"[0-9a-f]{64}", recovery._tag(user_a, a))
+    assert recovery_codes._tag(user_a, a) == recovery_codes._tag(user_a, a)
+    assert re.fullmatch(r"[0-9a-f]{64}", recovery_codes._tag(user_a, a))
     if a != b:
-        assert recovery._tag(user_a, a) != recovery._tag(user_a, b)
+        assert recovery_codes._tag(user_a, a) != recovery_codes._tag(user_a, b)
     if user_a != user_b:
-        assert recovery._tag(user_a, a) != recovery._tag(user_b, a)
-    assert a not in recovery._tag(user_a, a)
+        assert recovery_codes._tag(user_a, a) != recovery_codes._tag(user_b, a)
+    assert a not in recovery_codes._tag(user_a, a)
 
 
 @settings(max_examples=40, derandomize=True, database=None, deadline=None)
@@ -174,7 +173,7 @@ def coded_user(make_user):
     device = TOTPDevice.objects.create(
         user=user, encrypted_secret=crypto.encrypt(totp.new_secret()), confirmed=True
     )
-    return user, recovery.replace_codes(user, device), set()
+    return user, recovery_codes.replace_codes(user, device), set()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -186,9 +185,9 @@ def test_consume_never_raises_and_refuses_every_unissued_code(coded_user, guess)
     from mfa.models import TOTPDevice
 
     user, issued, _ = coded_user
-    assume(recovery.normalize(guess) not in {c.replace("-", "") for c in issued})
+    assume(recovery_codes.normalize(guess) not in {c.replace("-", "") for c in issued})
     device = TOTPDevice.objects.get(user=user)
-    assert recovery.consume(user, device, guess, now=timezone.now()) is None
+    assert recovery_codes.consume(user, device, guess, now=timezone.now()) is None
     assert TOTPDevice.objects.get(user=user).recovery_codes_left == 10
 
 
@@ -203,12 +202,12 @@ def test_consume_accepts_any_spelling_of_an_issued_code_exactly_once(coded_user,
 
     user = coded_user[0]
     device = TOTPDevice.objects.get(user=user)
-    codes = recovery.replace_codes(user, device)  # a fresh set for every example
-    assert recovery.consume(user, device, spell(codes[index]), now=timezone.now()) == 9
-    assert recovery.consume(user, device, codes[index], now=timezone.now()) is None
+    codes = recovery_codes.replace_codes(user, device)  # a fresh set for every example
+    assert recovery_codes.consume(user, device, spell(codes[index]), now=timezone.now()) == 9
+    assert recovery_codes.consume(user, device, codes[index], now=timezone.now()) is None
     assert TOTPDevice.objects.get(user=user).recovery_codes_left == 9
     others = [c for i, c in enumerate(codes) if i != index]
-    assert recovery.consume(user, device, others[index % 9], now=timezone.now()) == 8
+    assert recovery_codes.consume(user, device, others[index % 9], now=timezone.now()) == 8
 
 
 # --- mfa.tokens: parsing arbitrary strings ---------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from mfa.methods import recovery_codes as recovery
+from mfa.methods import recovery_codes
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice
 from mfa.tokens import AccessToken
 from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
@@ -443,7 +443,7 @@ def test_normalised_recovery_code_forms_name_one_code(api, user_with_mfa):
     # only case, spaces and dashes are forgiven (REC-05): a look-alike is not the code
     code = user_with_mfa.recovery_codes[5]
     lookalike = code.replace("-", "_")
-    assert recovery.normalize(lookalike) is None
+    assert recovery_codes.normalize(lookalike) is None
     assert verify_login(api, mfa_token(api, user_with_mfa.email), lookalike).status_code == 400
     assert TOTPDevice.objects.get(user=user_with_mfa.user).recovery_codes_left == 10
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import jwt
 import pytest
 from django.urls import reverse_lazy
 
 from mfa import signals
 from mfa.models import AuthSession, SecurityEvent
-from tests.helpers import login, mfa_login
+from tests.helpers import claims, login, mfa_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ME = reverse_lazy("mfa:auth-me")
 REFRESH = reverse_lazy("mfa:auth-refresh")
 
-
-def claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
 
 
 def refresh(api, token):

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-import jwt
 import pytest
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 
 from mfa import sessions
-from mfa.events import UNKNOWN_CLIENT as NO_CLIENT
-from mfa.models import AuthSession, SecurityEvent
-from tests.helpers import PASSWORD, login, totp_now
+from mfa.events import UNKNOWN_CLIENT
+from mfa.models import AuthSession, RevokeReason, SecurityEvent
+from tests.helpers import PASSWORD, claims, login, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -20,9 +19,6 @@ ME = reverse_lazy("mfa:auth-me")
 REFRESH = reverse_lazy("mfa:auth-refresh")
 SESSIONS = reverse_lazy("mfa:sessions-list")
 
-
-def claims(token: str) -> dict:
-    return jwt.decode(token, options={"verify_signature": False})
 
 
 def as_(api, access: str | None):
@@ -234,13 +230,13 @@ def test_revoke_user_sessions_is_usable_from_python(api, user):
     keep = new_login(api, user.email)
     ended = [new_login(api, user.email) for _ in range(2)]
     count = sessions.revoke_user_sessions(
-        user, now=timezone.now(), client=NO_CLIENT, reason="admin", keep_session_id=claims(keep["access"])["sid"]
+        user, now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.ADMIN, keep_session_id=claims(keep["access"])["sid"]
     )
     assert count == 2
     for pair in ended:
         assert me_status(api, pair["access"]) == 401
     assert alive(api, keep)
-    assert sessions.revoke_user_sessions(user, now=timezone.now(), client=NO_CLIENT, reason="admin") == 1
+    assert sessions.revoke_user_sessions(user, now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.ADMIN) == 1
     assert me_status(api, keep["access"]) == 401
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import hashers
 from django.forms.models import model_to_dict
 
-from mfa.methods import recovery_codes as recovery
+from mfa.methods import recovery_codes
 from mfa.models import RecoveryCode, TOTPDevice
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -22,19 +22,19 @@ FORMAT = re.compile(r"[A-Z2-7]{5}-[A-Z2-7]{5}-[A-Z2-7]{5}")
 
 
 def test_generated_codes_are_three_groups_of_five_base32_characters():
-    codes = recovery.generate(10)
+    codes = recovery_codes.generate(10)
     assert len(codes) == 10
     assert all(FORMAT.fullmatch(code) for code in codes), codes
 
 
 def test_codes_carry_at_least_64_bits():
     # 15 characters from a 32-letter alphabet: 75 bits (NIST 800-63B 4.2.1.1 asks for 64).
-    assert len(recovery.ALPHABET) == 32 and len(set(recovery.ALPHABET)) == 32
-    assert recovery.GROUPS * recovery.GROUP_LEN * 5 >= 64
+    assert len(recovery_codes.ALPHABET) == 32 and len(set(recovery_codes.ALPHABET)) == 32
+    assert recovery_codes.GROUPS * recovery_codes.GROUP_LEN * 5 >= 64
 
 
 def test_ten_codes_are_distinct_and_vary_between_batches():
-    batches = [recovery.generate(10) for _ in range(50)]
+    batches = [recovery_codes.generate(10) for _ in range(50)]
     assert all(len(set(batch)) == 10 for batch in batches)
     assert len({code for batch in batches for code in batch}) == 500
     # every position uses the whole alphabet over 500 codes (no fixed or biased characters)
@@ -51,7 +51,7 @@ def test_ten_codes_are_distinct_and_vary_between_batches():
      " abcde fghij klmn2 ", "Abcde - Fghij - Klmn2", "ABCDE--FGHIJ--KLMN2", "\tABCDE-FGHIJ-KLMN2\n"],
 )
 def test_normalize_forgives_case_spaces_and_dashes(variant):
-    assert recovery.normalize(variant) == "ABCDEFGHIJKLMN2"
+    assert recovery_codes.normalize(variant) == "ABCDEFGHIJKLMN2"
 
 
 @pytest.mark.parametrize(
@@ -72,12 +72,12 @@ def test_normalize_forgives_case_spaces_and_dashes(variant):
     ],
 )
 def test_normalize_refuses_every_other_variant(variant):
-    assert recovery.normalize(variant) is None
+    assert recovery_codes.normalize(variant) is None
 
 
 @pytest.mark.parametrize("value", [None, 12345, b"ABCDEFGHIJKLMN2", ["ABCDEFGHIJKLMN2"]])
 def test_normalize_refuses_non_strings(value):
-    assert recovery.normalize(value) is None
+    assert recovery_codes.normalize(value) is None
 
 
 # --- Storage (REC-02, SEC-01) ----------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_stored_rows_hold_no_plaintext_code(user_with_mfa):
 def test_each_code_hash_verifies_with_django_check_password(user_with_mfa):
     rows = rows_of(user_with_mfa.user)
     for code in user_with_mfa.recovery_codes:
-        norm = recovery.normalize(code)
+        norm = recovery_codes.normalize(code)
         matches = [row for row in rows if hashers.check_password(norm, row.code_hash)]
         assert len(matches) == 1
     assert not any(hashers.check_password("ABCDEFGHIJKLMN2", row.code_hash) for row in rows)
@@ -125,13 +125,13 @@ def test_consume_is_single_use(user_with_mfa, clock):
     user = user_with_mfa.user
     device = TOTPDevice.objects.get(user=user)
     code = user_with_mfa.recovery_codes[3]
-    assert recovery.consume(user, device, code.lower(), now=clock.now) == 9
-    assert recovery.consume(user, device, code, now=clock.now) is None
+    assert recovery_codes.consume(user, device, code.lower(), now=clock.now) == 9
+    assert recovery_codes.consume(user, device, code, now=clock.now) is None
     device.refresh_from_db()
     assert device.recovery_codes_left == 9
     assert RecoveryCode.objects.filter(user=user, used_at=None).count() == 9
     # the other codes are untouched
-    assert recovery.consume(user, device, user_with_mfa.recovery_codes[4], now=clock.now) == 8
+    assert recovery_codes.consume(user, device, user_with_mfa.recovery_codes[4], now=clock.now) == 8
 
 
 def test_codes_are_bound_to_their_user(user_with_mfa, make_user, api, clock):
@@ -139,22 +139,22 @@ def test_codes_are_bound_to_their_user(user_with_mfa, make_user, api, clock):
 
     bob = enable_mfa(api, make_user("bob@example.com"), clock)
     alice_device = TOTPDevice.objects.get(user=user_with_mfa.user)
-    assert recovery.consume(user_with_mfa.user, alice_device, bob.recovery_codes[0], now=clock.now) is None
+    assert recovery_codes.consume(user_with_mfa.user, alice_device, bob.recovery_codes[0], now=clock.now) is None
     assert RecoveryCode.objects.filter(user=bob.user, used_at=None).count() == 10
 
 
 def test_a_guess_matching_no_lookup_costs_no_hash(user_with_mfa, clock):
     user = user_with_mfa.user
     device = TOTPDevice.objects.get(user=user)
-    guesses = [code for code in recovery.generate(20) if code not in user_with_mfa.recovery_codes]
+    guesses = [code for code in recovery_codes.generate(20) if code not in user_with_mfa.recovery_codes]
     with mock.patch("mfa.methods.recovery_codes.check_password", wraps=hashers.check_password) as mfa_check, \
             mock.patch("django.contrib.auth.hashers.check_password", wraps=hashers.check_password) as dj_check:
         for guess in guesses:
-            assert recovery.consume(user, device, guess, now=clock.now) is None
+            assert recovery_codes.consume(user, device, guess, now=clock.now) is None
         mfa_check.assert_not_called()
         dj_check.assert_not_called()
         # a right code costs exactly one slow hash
-        assert recovery.consume(user, device, user_with_mfa.recovery_codes[0], now=clock.now) == 9
+        assert recovery_codes.consume(user, device, user_with_mfa.recovery_codes[0], now=clock.now) == 9
         assert mfa_check.call_count + dj_check.call_count == 1
 
 
@@ -173,9 +173,9 @@ def test_a_wrong_recovery_guess_over_http_costs_no_hash(user_with_mfa, api, cloc
 def test_replace_codes_kills_every_old_code(user_with_mfa, clock):
     user = user_with_mfa.user
     device = TOTPDevice.objects.get(user=user)
-    new_codes = recovery.replace_codes(user, device)
+    new_codes = recovery_codes.replace_codes(user, device)
     assert len(new_codes) == 10 and not set(new_codes) & set(user_with_mfa.recovery_codes)
     for old in user_with_mfa.recovery_codes:
-        assert recovery.consume(user, device, old, now=clock.now) is None
+        assert recovery_codes.consume(user, device, old, now=clock.now) is None
     assert RecoveryCode.objects.filter(user=user).count() == 10
-    assert recovery.consume(user, device, new_codes[0], now=clock.now) == 9
+    assert recovery_codes.consume(user, device, new_codes[0], now=clock.now) == 9

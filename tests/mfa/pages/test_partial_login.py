@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from mfa.models import AuthSession, TOTPDevice
+from mfa.models import AuthSession, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -156,3 +156,17 @@ def test_api_answers_403_when_enrolment_is_required(api, make_user, settings):
     assert r.status_code == 403 and r.json()["code"] == "mfa_enrollment_required"
     assert api.get(reverse("mfa:auth-me")).status_code == 200
     assert api.post(reverse("mfa:mfa-setup"), {}, format="json").status_code == 200
+
+
+def test_a_wrong_password_on_the_sign_in_page_is_recorded_like_the_apis(browser, user, api):
+    """The page checks passwords through the API login's use case: the same login_failed event
+    (with the client's address), the same counter."""
+    r = browser.post(reverse("mfa_pages:login"), {"username": user.email, "password": "wrong password!"},
+                     REMOTE_ADDR="203.0.113.9")
+    assert r.status_code == 200 and "_auth_user_id" not in browser.session
+    (event,) = SecurityEvent.objects.filter(type="login_failed")
+    assert event.ip == "203.0.113.9" and event.details == {"consecutive_failures": 1}
+    r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": "wrong password!"}, format="json")
+    assert r.status_code == 401
+    counts = sorted(e.details["consecutive_failures"] for e in SecurityEvent.objects.filter(type="login_failed"))
+    assert counts == [1, 2]  # one counter for both doors

@@ -30,12 +30,12 @@ if _unavailable:
 from playwright.sync_api import Page, expect  # noqa: E402 - only once playwright is known to exist
 
 from mfa import flows, sessions  # noqa: E402
-from mfa.events import ClientInfo as Client  # noqa: E402
+from mfa.events import ClientInfo  # noqa: E402
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-CLIENT = Client(ip="127.0.0.1", user_agent="tests")
+CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")
 
 
 def enable_mfa_now(user) -> str:
@@ -203,7 +203,7 @@ def test_admin_reset_mfa_removes_device_codes_and_sessions_after_confirmation(
     assert TOTPDevice.objects.filter(user=bob).exists()  # nothing happens before the confirmation
     page.get_by_role("button", name="Yes, reset MFA").click()
 
-    expect(page.locator("ul.messagelist")).to_contain_text("MFA was reset for 1 user(s).")
+    expect(page.locator("ul.messagelist")).to_contain_text("MFA was reset for 1 user.")
     assert not TOTPDevice.objects.filter(user=bob).exists()
     assert not RecoveryCode.objects.filter(user=bob).exists()
     bob_sessions = list(AuthSession.objects.filter(user=bob))
