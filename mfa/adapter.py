@@ -127,7 +127,7 @@ class DefaultMFAAdapter:
 
     def get_site_name(self) -> str:
         """The current Site's name with django.contrib.sites, else the project's name (the
-        package of the settings module, e.g. "mysite")."""
+        package of ROOT_URLCONF, e.g. "mysite" for a startproject site)."""
         if apps.is_installed("django.contrib.sites"):
             from django.contrib.sites.models import Site
 
@@ -135,7 +135,8 @@ class DefaultMFAAdapter:
                 return Site.objects.get_current().name
             except (Site.DoesNotExist, ImproperlyConfigured):
                 pass
-        module = getattr(settings, "SETTINGS_MODULE", "") or ""
+        urlconf = getattr(settings, "ROOT_URLCONF", "")
+        module = urlconf if isinstance(urlconf, str) else getattr(urlconf, "__name__", "")
         return module.split(".")[0] or "Django"
 
     def get_account_name(self, user: Any) -> str:
