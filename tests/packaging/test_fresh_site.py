@@ -39,6 +39,64 @@ def guide_snippets() -> dict[str, str]:
     return snippets
 
 
+README = ROOT / "README.md"
+PACKAGE = ROOT / "mfa"
+
+
+def documented_import_paths() -> list[str]:
+    """Every ``mfa`` import path the guide and the README show: ``from mfa.x import y`` lines, and
+    dotted names in backticks or quotes (``mfa.middleware.PartialLoginMiddleware``,
+    ``include("mfa.urls")``). Not import paths: check ids (``mfa.E001``), permissions (``mfa.delete_totpdevice``)
+    and model labels (``mfa.SecurityEvent``); a one-dot name counts only when it is a module."""
+    paths: set[str] = set()
+    for text in (GUIDE.read_text(), README.read_text()):
+        for module, names in re.findall(r"from (mfa(?:\.\w+)*) import ([\w, ]+)", text):
+            paths.update(f"{module}.{name.strip()}" for name in names.split(",") if name.strip())
+        # backticked or quoted: `mfa.x.Y`, include("mfa.urls"), "mfa.middleware.PartialLoginMiddleware"
+        for dotted in re.findall(r"[`\"']@?(mfa(?:\.\w+)+)(?:\(\))?[`\"']", text):
+            first = dotted.split(".")[1]
+            if dotted.count(".") == 1 and not ((PACKAGE / f"{first}.py").exists() or (PACKAGE / first).is_dir()):
+                continue
+            paths.add(dotted)
+    return sorted(paths)
+
+
+IMPORT_CHECK = """
+import importlib
+failed = []
+for dotted in PATHS:
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            failed.append(dotted)
+        break
+    else:
+        failed.append(dotted)
+assert not failed, failed
+print("imports ok", len(PATHS))
+"""
+
+
+def test_the_documented_import_paths_are_found_and_import_here():
+    paths = documented_import_paths()
+    for expected in ("mfa.urls", "mfa.pages_urls", "mfa.middleware.PartialLoginMiddleware",
+                     "mfa.middleware.mfa_exempt", "mfa.permissions.IsMFAComplete",
+                     "mfa.authentication.SessionJWTAuthentication", "mfa.throttling.RegisterRateThrottle",
+                     "mfa.adapter.DefaultMFAAdapter", "mfa.admin.MFAUserAdminMixin",
+                     "mfa.signals.refresh_reuse_detected"):
+        assert expected in paths, expected
+    assert not any(p.startswith(("mfa.E0", "mfa.W0", "mfa.delete_", "mfa.SecurityEvent")) for p in paths)
+    namespace: dict = {"PATHS": paths}
+    exec(IMPORT_CHECK, namespace)  # noqa: S102 - our own check
+
+
 def test_guide_has_every_snippet_the_fresh_site_applies():
     assert set(guide_snippets()) == {
         "settings-apps", "urls-minimal", "settings-keys", "settings-middleware", "urls", "admin",
@@ -156,6 +214,8 @@ def test_wheel_installs_into_a_new_startproject_site_and_mfa_login_works_over_ht
     for required in (
         "mfa/migrations/0001_initial.py", "mfa/templates/mfa/challenge.html", "mfa/templates/mfa/base.html",
         "mfa/templates/admin/mfa/reset_mfa_confirmation.html", "mfa/management/commands/mfa_purge.py",
+        "mfa/api/views.py", "mfa/pages/middleware.py", "mfa/methods/totp.py",
+        "mfa/locale/fr/LC_MESSAGES/django.po", "mfa/locale/fr/LC_MESSAGES/django.mo",
     ):
         assert required in names, required
     dist_info = wheel.name.rsplit("-", 3)[0] + ".dist-info"
@@ -263,6 +323,14 @@ def test_wheel_installs_into_a_new_startproject_site_and_mfa_login_works_over_ht
         status, page = HTTP(f"http://127.0.0.1:{port}").request("GET", "/account/login/")
         assert status == 200 and "<form" in page, (status, page)
 
+        # Every import path the guide and the README document works from the installed wheel.
+        paths = documented_import_paths()
+        out = run([py, "manage.py", "shell", "-c", f"PATHS = {paths!r}\n" + IMPORT_CHECK], cwd=site, env=env)
+        assert f"imports ok {len(paths)}" in out, out
+        # The French catalogue ships in the wheel and Django finds it.
+        out = run([py, "manage.py", "shell", "-c", FRENCH_CHECK], cwd=site, env=env)
+        assert "french ok" in out, out
+
         # The admin mixin from the guide, on Django's own User admin: columns, then "Reset MFA".
         out = run([py, "manage.py", "shell", "-c", ADMIN_CHECK], cwd=site, env=env)
         assert "admin ok" in out, out
@@ -297,4 +365,18 @@ assert reply.status_code == 302, reply.status_code
 from mfa.models import TOTPDevice
 assert not TOTPDevice.objects.filter(user=alice).exists()
 print("admin ok")
+"""
+
+
+# The shipped French catalogue, from the installed wheel: an API message and a page.
+FRENCH_CHECK = """
+from django.test import Client
+from django.utils import translation
+from mfa.adapter import get_adapter
+with translation.override("fr"):
+    message = get_adapter().get_error_message("invalid_credentials")
+    page = Client(HTTP_HOST="localhost").get("/account/login/").content.decode()
+assert message != "Invalid username or password." and "nom d" in message, message
+assert '<html lang="fr">' in page, page[:200]
+print("french ok")
 """
