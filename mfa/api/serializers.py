@@ -81,8 +81,8 @@ class AnyCodeField(CodeField):
 
 
 class LoginSerializer(serializers.Serializer):
-    """``{<USERNAME_FIELD>, password}``: ``email`` with authsite's user model, ``username`` with
-    Django's own (the OpenAPI description follows, since it is built from this serializer)."""
+    """The user model's USERNAME_FIELD (email for an email-login model, username for Django's own
+    User) and the password. The OpenAPI description is built from this serializer."""
 
     password = PasswordField()
 
