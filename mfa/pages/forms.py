@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from mfa import flows
 from mfa.adapter import get_adapter
+from mfa.events import UNKNOWN_CLIENT
 from mfa.exceptions import InvalidCredentials, LoginLocked
 from mfa.factors import parse_code
 from mfa.http import client_info
@@ -27,8 +28,9 @@ class PasswordLoginForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if username is not None and password:
             try:
+                client = client_info(self.request) if self.request is not None else UNKNOWN_CLIENT
                 self.user_cache = flows.check_password_login(
-                    username, password, now=timezone.now(), client=client_info(self.request)
+                    username, password, now=timezone.now(), client=client
                 )
             except LoginLocked as exc:
                 self.locked = exc

@@ -170,3 +170,19 @@ def test_a_wrong_password_on_the_sign_in_page_is_recorded_like_the_apis(browser,
     assert r.status_code == 401
     counts = sorted(e.details["consecutive_failures"] for e in SecurityEvent.objects.filter(type="login_failed"))
     assert counts == [1, 2]  # one counter for both doors
+
+
+@pytest.mark.urls("tests.mfa.pages.urls_elsewhere")
+def test_api_views_answer_json_wherever_the_host_mounts_them(browser, user_with_mfa):
+    """No /api/ prefix is assumed: DRF views and @mfa_json views answer 401 JSON to a browser that
+    is half-way through signing in, other pages redirect to the challenge."""
+    sign_in(browser, user_with_mfa.email)
+    assert "mfa.pending" in browser.session
+    me = reverse("mfa:auth-me")
+    assert me == "/v2/auth/me"
+    for path in (me, "/data/"):
+        r = browser.get(path)
+        assert r.status_code == 401 and r.json()["code"] == "mfa_required", path
+        assert r["WWW-Authenticate"].startswith("Bearer")
+    r = browser.get("/page/")
+    assert r.status_code == 302 and r["Location"].startswith(reverse("mfa_pages:challenge"))
