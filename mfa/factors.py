@@ -12,9 +12,6 @@ from typing import Any
 from mfa.methods import recovery_codes, totp
 from mfa.models import TOTPDevice
 
-# The related name of a user's TOTP device (TOTPDevice.user).
-_DEVICE_CACHE_KEY = "mfa_device"
-
 
 class Method(StrEnum):
     """An authentication method, as named in the API (login's ``methods``) and in events."""
@@ -35,9 +32,9 @@ def totp_device_of(user: Any) -> TOTPDevice | None:
     API's authentication and the admin's user list do); otherwise one, never cached on the user,
     so an answer is never stale after MFA changes.
     """
-    cache = getattr(getattr(user, "_state", None), "fields_cache", {})
-    if _DEVICE_CACHE_KEY in cache:
-        return cache[_DEVICE_CACHE_KEY]
+    relation = TOTPDevice._meta.get_field("user").remote_field  # user.mfa_device
+    if relation.is_cached(user):
+        return relation.get_cached_value(user)
     if getattr(user, "pk", None) is None:
         return None
     # [:1], not first(): one row at most, so no ORDER BY to build.

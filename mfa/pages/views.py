@@ -34,6 +34,7 @@ from mfa.models import RevokeReason
 from mfa.pages.forms import CodeForm, DisableForm, EnrolForm, PasswordLoginForm
 from mfa.pages.middleware import mfa_enrolment_view, mfa_exempt
 from mfa.pages.state import SID_KEY, pending_login
+from mfa.tokens import AMR
 
 
 def _next_url(request: HttpRequest, default: str) -> str:
@@ -136,7 +137,7 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
         amr = attempt.result
         request._mfa_amr = amr  # type: ignore[attr-defined]
         login(request, user, backend=pending.get("backend"))  # rotates the session key
-        if "rcode" in amr:
+        if AMR.RECOVERY_CODE in amr:
             messages.warning(request, _("You used a recovery code. Consider creating new ones."))
         return redirect(_next_url(request, _home()))
     status = attempt.status
