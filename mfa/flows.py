@@ -230,7 +230,8 @@ def confirm_setup(
 
 
 def _require_confirmed(user: Any) -> TOTPDevice:
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    # The device the request's authentication already loaded, if it did (no second read).
+    device = factors.confirmed_totp_device_of(user)
     if device is None:
         raise MFANotEnabled()
     device.user = user

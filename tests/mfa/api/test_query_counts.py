@@ -79,3 +79,18 @@ def test_mfa_login_verify_query_count(api, clock, user_with_mfa):
     assert r.status_code == 200, r.content
     print(f"mfa/login/verify: {n} queries on {connection.vendor}: " + "; ".join(s[:80] for s in sql))
     assert n <= MFA_LOGIN_VERIFY_QUERIES, sql
+
+
+def test_code_endpoints_read_the_device_once(api, clock, user_with_mfa):
+    """mfa/recovery-codes uses the TOTP device its authentication loaded with the session; it
+    does not read it again (the step compare-and-set is the only other device statement)."""
+    bearer(api, user_with_mfa.access)
+    _n, r, sql = count(lambda: api.post(
+        reverse("mfa:mfa-recovery-codes"), {"code": totp_now(user_with_mfa.secret, clock.now)}, format="json"
+    ))
+    assert r.status_code == 200, r.content
+    def reads_device(statement: str) -> bool:  # a SQL SELECT, or a MongoDB find/aggregate
+        low = statement.lower().lstrip()
+        return "totpdevice" in low and (low.startswith("select") or ".aggregate(" in low or ".find(" in low)
+
+    assert len([s for s in sql if reads_device(s)]) == 1, sql  # the session load's join
