@@ -1,9 +1,10 @@
-"""The end of the backoff: TOTP disabled after 100 failures (BRU-01), and the owner is told."""
+"""The code lockout's limits: TOTP disabled after 100 failures (BRU-01), the owner told, no off switch."""
 
 import pytest
 from django.core import mail
 from django.urls import reverse
 
+from mfa import lockout
 from mfa.models import TOTPDevice
 from tests.helpers import login, totp_now
 
@@ -47,3 +48,12 @@ def test_the_owner_is_emailed_once_when_the_lockout_starts(api, user_with_mfa, c
     clock.advance(31)
     _verify(api, token, "000000")  # 6th failure: the lock extends, no second email
     assert len([m for m in mail.outbox if "wrong two-factor codes" in m.subject]) == 1
+
+
+@pytest.mark.parametrize("threshold", [0, None])
+def test_the_code_lockout_cannot_be_switched_off_by_a_zero_threshold(settings, threshold):
+    """The password backoff has an off switch (threshold 0); the code lockout has none: a
+    threshold below 1 counts as 1, so the first wrong code already waits."""
+    settings.MFA = {**settings.MFA, "LOCKOUT_THRESHOLD": threshold}
+    assert lockout.wait_seconds(1) == 30 and lockout.wait_seconds(2) == 60
+    assert lockout.backoff_seconds(50, threshold) == 0  # the shared schedule's "off", for passwords
