@@ -20,9 +20,7 @@ from mfa.policy import EnrolmentState
 
 
 def _token_not_valid() -> exceptions.AuthenticationFailed:
-    return exceptions.AuthenticationFailed(
-        get_adapter().get_error_message(InvalidToken.code), code=InvalidToken.code
-    )
+    return exceptions.AuthenticationFailed(InvalidToken().detail, code=InvalidToken.code)
 
 
 class SessionJWTAuthentication(JWTAuthentication):
