@@ -46,8 +46,13 @@ class DefaultMFAAdapter:
         "mfa_required": _("Finish signing in with your second factor."),
         # IsMFAComplete and RecentSecondFactor refusals.
         "second_factor_required": _("This action needs a login with a second factor."),
-        "step_up_required": _(
-            "This action needs a second factor given in the last few minutes. Log in again."
+        "reauthentication_required": _(
+            "This action needs your second factor again: re-authenticate (POST reauthenticate "
+            "with a code), then retry."
+        ),
+        "code_required": _(
+            "This account uses two-factor authentication: give a code from your authenticator "
+            "app or a recovery code, not the password."
         ),
         "mfa_enrollment_required": _(
             "Multi-factor authentication is required for this account: enrol first "
@@ -78,6 +83,7 @@ class DefaultMFAAdapter:
         "mfa_disabled": _("Two-factor authentication was turned off"),
         "recovery_codes_regenerated": _("New recovery codes were created"),
         "mfa_locked": _("Several wrong two-factor codes were entered"),
+        "login_locked": _("Several wrong passwords were entered for your account"),
     }
 
     # --- Messages ---------------------------------------------------------------------------------

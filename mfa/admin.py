@@ -169,8 +169,13 @@ class SecurityEventAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     readonly_fields = ("type", "user", "created_at", "ip", "user_agent", "details")
 
+    # The audit log is read-only for everyone, superusers included: no add, change or delete
+    # (retention is a rule the site applies in bulk, not an edit made row by row in the admin).
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

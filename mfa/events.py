@@ -45,11 +45,13 @@ class EventSpec:
 
 EVENTS: dict[EventType, EventSpec] = {
     EventType.LOGIN: EventSpec(signals.login_succeeded, ("session_id", "amr")),
-    EventType.LOGIN_FAILED: EventSpec(signals.login_failed, ("consecutive_failures",)),
+    EventType.LOGIN_FAILED: EventSpec(signals.login_failed, ("consecutive_failures", "door")),
+    EventType.LOGIN_LOCKED: EventSpec(signals.login_locked, ("retry_after", "door")),
     EventType.MFA_ENABLED: EventSpec(signals.mfa_enabled),
     EventType.MFA_DISABLED: EventSpec(signals.mfa_disabled, ("by_admin",)),
     EventType.MFA_FAILED: EventSpec(signals.mfa_failed, ("method", "failure_count")),
     EventType.MFA_LOCKED: EventSpec(signals.mfa_locked, ("retry_after",)),
+    EventType.REAUTHENTICATED: EventSpec(signals.reauthenticated, ("session_id", "amr", "second_factor")),
     EventType.RECOVERY_CODE_USED: EventSpec(signals.recovery_code_used, ("remaining",)),
     EventType.RECOVERY_CODES_REGENERATED: EventSpec(signals.recovery_codes_regenerated),
     EventType.REFRESH_REUSE: EventSpec(signals.refresh_reuse_detected, ("session_id",)),

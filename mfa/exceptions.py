@@ -49,6 +49,20 @@ class InvalidPassword(MFAError):
     code = "invalid_password"
 
 
+class CodeRequired(MFAError):
+    """A password was given where the account's second factor is needed (re-authentication of a
+    user with MFA)."""
+
+    code = "code_required"
+
+
+class ReauthenticationRequired(MFAError):
+    """A step-up action without a recent enough second factor in this session."""
+
+    code = "reauthentication_required"
+    status_code = HTTPStatus.FORBIDDEN
+
+
 class InvalidCredentials(MFAError):
     code = "invalid_credentials"
     status_code = HTTPStatus.UNAUTHORIZED

@@ -11,28 +11,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth import authenticate, get_user_model
 from django.db import IntegrityError
 from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
 
-from mfa import crypto, factors, lockout, password_lockout, sessions, tokens
+from mfa import crypto, factors, lockout, password_gate, sessions, tokens
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import (
+    CodeRequired,
     InvalidCode,
-    InvalidCredentials,
     InvalidMFAToken,
-    InvalidPassword,
     MFAAlreadyEnabled,
     MFANotEnabled,
     NoPendingSetup,
+    ReauthenticationRequired,
     TOTPDisabled,
 )
 from mfa.factors import Method
 from mfa.methods import recovery_codes, totp
 from mfa.models import AuthSession, EventType, RecoveryCode, RevokeReason, TOTPDevice
+from mfa.password_gate import Door
 from mfa.sessions import TokenPair
 from mfa.tokens import AMR
 
@@ -48,24 +48,12 @@ class MFAChallenge:
 # --- Login ------------------------------------------------------------------------------------------
 
 
-def check_password_login(username: str, password: str, *, now: datetime, client: ClientInfo) -> Any:
-    """The user whose USERNAME_FIELD and password match, or InvalidCredentials.
-
-    The one password check of every login door (the API's ``login``, the pages' sign-in form).
-    Django's ModelBackend hashes the password for unknown users too, so both failures take about
-    the same time; inactive users fail the same way. Repeated failures for one username back off
-    (mfa.password_lockout): LoginLocked, right password or not. Each failure is a ``login_failed``
-    event.
-    """
-    password_lockout.ensure_allowed(username, now=now)
-    field = get_user_model().USERNAME_FIELD
-    user = authenticate(None, **{field: username, "password": password})
-    if user is None:
-        failures = password_lockout.record_failure(username, now=now)
-        emit(EventType.LOGIN_FAILED, None, client, consecutive_failures=failures)
-        raise InvalidCredentials()
-    password_lockout.clear(username)
-    return user
+def check_password_login(
+    username: str, password: str, *, now: datetime, client: ClientInfo, door: Door = Door.API_LOGIN
+) -> Any:
+    """The user whose USERNAME_FIELD and password match, or InvalidCredentials: the password gate
+    (mfa.password_gate.check_login) that every login door goes through, backoff and events included."""
+    return password_gate.check_login(username, password, now=now, client=client, door=door)
 
 
 def password_login(
@@ -84,12 +72,14 @@ def _verify_second_factor(
 ) -> list[AMR]:
     """Accept a TOTP code or a recovery code for a confirmed device; returns the amr to add.
 
-    Locked users are refused before anything is checked; a wrong code counts towards the lockout.
+    The attempt is claimed (counted) before the code is evaluated (mfa.lockout.claim_attempt), so
+    locked users are refused before anything is checked and parallel guesses cannot outrun the
+    lockout; a success resets the count.
     """
-    lockout.ensure_not_locked(device, now=now)
+    failures = lockout.claim_attempt(device, now=now)
     six = totp.normalize_code(code)
     if six is not None:
-        if lockout.totp_disabled(device):
+        if lockout.totp_disabled(failures):
             # NIST SP 800-63B 3.2.2: at most 100 consecutive failures, then the authenticator is
             # disabled; a recovery code (which resets the count) brings it back.
             lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
@@ -212,7 +202,7 @@ def confirm_setup(
     if device is None or device.setup_at + mfa_settings.ENROLMENT_LIFETIME <= now:
         raise NoPendingSetup()
     device.user = user
-    lockout.ensure_not_locked(device, now=now)
+    lockout.claim_attempt(device, now=now)
     six = totp.normalize_code(code)
     step = None
     if six is not None:
@@ -243,10 +233,7 @@ def disable(
 ) -> None:
     """Turn MFA off after the password and a current code (TOTP or recovery) are both right."""
     device = _require_confirmed(user)
-    lockout.ensure_not_locked(device, now=now)
-    if not user.check_password(password):
-        lockout.record_failure(device, now=now, client=client, method=Method.PASSWORD)
-        raise InvalidPassword()
+    password_gate.check_account_password(user, password, now=now, client=client, door=Door.MFA_DISABLE)
     _verify_second_factor(device, code, now=now, client=client)
     remove_mfa(user, now=now, client=client, keep_session_id=keep_session_id, by_admin=False)
 
@@ -267,11 +254,53 @@ def remove_mfa(
     get_adapter().notify(user, EventType.MFA_DISABLED)
 
 
-def regenerate_recovery_codes(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[str]:
-    """New recovery codes after a current code; every old code stops working."""
+def regenerate_recovery_codes(
+    user: Any, code: str | None, *, now: datetime, client: ClientInfo, session: AuthSession | None = None
+) -> list[str]:
+    """New recovery codes after a current code, or with no code when ``session`` gave a second
+    factor within the last 5 minutes (ReauthenticationRequired otherwise); every old code stops
+    working."""
     device = _require_confirmed(user)
-    _verify_second_factor(device, code, now=now, client=client)
+    if code is not None:
+        _verify_second_factor(device, code, now=now, client=client)
+    elif session is None or not sessions.gave_second_factor_within(session, STEP_UP_SECONDS, now=now):
+        raise ReauthenticationRequired()
     codes = recovery_codes.replace_codes(user, device)
     emit(EventType.RECOVERY_CODES_REGENERATED, user, client)
     get_adapter().notify(user, EventType.RECOVERY_CODES_REGENERATED)
     return codes
+
+
+# --- Re-authentication (step-up) -------------------------------------------------------------------
+
+# How recent a second factor the built-in step-up actions need (NIST SP 800-63B 4.1.2.1 asks for
+# one within the last 5 minutes before a new authenticator is bound).
+STEP_UP_SECONDS = 300
+
+
+def reauthenticate(
+    user: Any, session: AuthSession, *, code: str | None, password: str | None, now: datetime,
+    client: ClientInfo,
+) -> str:
+    """Prove it is still the user, inside their current session; returns a new access token.
+
+    A user with MFA gives a code (TOTP or recovery, counted like every code): the session's
+    second-factor time and auth_time become now, which is what step-up actions read. A user
+    without MFA gives the password (through the password gate): auth_time only, never a second
+    factor. CodeRequired when a user with MFA sends only a password; MFANotEnabled when a user
+    without MFA sends only a code.
+    """
+    if factors.has_mfa(user):
+        if code is None:
+            raise CodeRequired()
+        device = _require_confirmed(user)
+        factor = _verify_second_factor(device, code, now=now, client=client)
+        access = sessions.reauthenticate(session, now=now, factor_amr=factor)
+    else:
+        if password is None:
+            raise MFANotEnabled()
+        password_gate.check_account_password(user, password, now=now, client=client, door=Door.REAUTHENTICATE)
+        access = sessions.reauthenticate(session, now=now)
+    emit(EventType.REAUTHENTICATED, user, client, session_id=str(session.pk), amr=session.amr_list,
+         second_factor=code is not None)
+    return access

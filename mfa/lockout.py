@@ -3,15 +3,16 @@
 Every wrong code counts, TOTP and recovery guesses together, whatever the endpoint and whichever
 mfa_token was used (RFC 4226 7.3: "across login sessions"). From the LOCKOUT_THRESHOLD-th
 consecutive failure the user waits LOCKOUT_BASE_SECONDS, doubling with each further failure up to
-LOCKOUT_MAX_SECONDS; while locked every attempt, a right code included, is refused. Only a success
-resets the counter (in the same conditional write that records the success).
+LOCKOUT_MAX_SECONDS; while locked every attempt, a right code included, is refused. Each attempt is
+claimed (counted) before its code is evaluated, so parallel attempts cannot outrun the lockout; only
+a success resets the counter (in the same conditional write that records the success).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import F
+from django.db.models import Q
 
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
@@ -42,23 +43,54 @@ def wait_seconds(failure_count: int) -> int:
     return backoff_seconds(failure_count, max(1, mfa_settings.LOCKOUT_THRESHOLD or 1))
 
 
-def record_failure(device: TOTPDevice, *, now: datetime, client: ClientInfo, method: str) -> int:
-    """Count one wrong code (an atomic increment: concurrent failures are never lost).
+# Lost compare-and-set rounds before a claim gives up (answered as a lockout of one second).
+_CLAIM_ROUNDS = 32
 
-    Returns the new consecutive failure count; starts or extends the lockout when it is due.
+
+def claim_attempt(device: TOTPDevice, *, now: datetime) -> int:
+    """Reserve one code attempt before the code is evaluated; returns the consecutive failures
+    before it. Raises LockedOut while the user is locked.
+
+    The attempt is counted as a failure up front, in one conditional write (compare-and-set on the
+    count, refused while locked), and when that failure would start or extend the lockout the
+    same write sets it. A success then resets both (the success's own conditional write). So a
+    burst of parallel wrong codes evaluates at most what the lockout allows one after another: once
+    the threshold's attempt is claimed, the others find the user locked, on every database.
     """
-    TOTPDevice.objects.filter(pk=device.pk).update(failure_count=F("failure_count") + 1)
-    count = (
-        TOTPDevice.objects.filter(pk=device.pk).values_list("failure_count", flat=True).first()
-        or 0
-    )
-    device.failure_count = count
+    for _ in range(_CLAIM_ROUNDS):
+        ensure_not_locked(device, now=now)
+        before = device.failure_count
+        changes: dict[str, object] = {"failure_count": before + 1}
+        wait = wait_seconds(before + 1)
+        if wait:
+            changes["locked_until"] = now + timedelta(seconds=wait)
+        claimed = (
+            TOTPDevice.objects.filter(pk=device.pk, failure_count=before)
+            .filter(Q(locked_until=None) | Q(locked_until__lte=now))
+            .update(**changes)
+        )
+        if claimed:
+            for field, value in changes.items():
+                setattr(device, field, value)
+            return before
+        # Another attempt got there first: read the count and lock it left, and try again.
+        fresh = next(iter(
+            TOTPDevice.objects.filter(pk=device.pk).values_list("failure_count", "locked_until")[:1]
+        ), None)
+        if fresh is None:
+            raise LockedOut(1)  # the device was removed meanwhile
+        device.failure_count, device.locked_until = fresh
+    raise LockedOut(1)
+
+
+def record_failure(device: TOTPDevice, *, now: datetime, client: ClientInfo, method: str) -> int:
+    """Report a wrong code whose attempt ``claim_attempt`` already counted: the ``mfa_failed``
+    event, and ``mfa_locked`` (with the owner told once per streak) when it locked the user.
+    Returns the consecutive failure count."""
+    count = device.failure_count
     emit(EventType.MFA_FAILED, device.user, client, method=str(method), failure_count=count)
     wait = wait_seconds(count)
     if wait:
-        until = now + timedelta(seconds=wait)
-        TOTPDevice.objects.filter(pk=device.pk).update(locked_until=until)
-        device.locked_until = until
         emit(EventType.MFA_LOCKED, device.user, client, retry_after=wait)
         if count == mfa_settings.LOCKOUT_THRESHOLD:
             # The password was right (or the caller holds a session) but the codes are not: tell
@@ -67,8 +99,9 @@ def record_failure(device: TOTPDevice, *, now: datetime, client: ClientInfo, met
     return count
 
 
-def totp_disabled(device: TOTPDevice) -> bool:
-    """Whether TOTP codes are refused outright after MFA["TOTP_MAX_FAILURES"] consecutive failures
-    (NIST SP 800-63B 3.2.2: no more than 100); a successful recovery code resets the count."""
+def totp_disabled(failures: int) -> bool:
+    """Whether TOTP codes are refused outright after ``failures`` consecutive failures: from
+    MFA["TOTP_MAX_FAILURES"] (NIST SP 800-63B 3.2.2: no more than 100); a successful recovery code
+    resets the count."""
     limit = mfa_settings.TOTP_MAX_FAILURES
-    return bool(limit) and device.failure_count >= limit
+    return bool(limit) and failures >= limit

@@ -25,10 +25,12 @@ class EventType(models.TextChoices):
 
     LOGIN = "login", _("Signed in")
     LOGIN_FAILED = "login_failed", _("Failed sign-in")
+    LOGIN_LOCKED = "login_locked", _("Sign-in backed off")
     MFA_ENABLED = "mfa_enabled", _("Two-factor authentication turned on")
     MFA_DISABLED = "mfa_disabled", _("Two-factor authentication turned off")
     MFA_FAILED = "mfa_failed", _("Wrong code")
     MFA_LOCKED = "mfa_locked", _("Code entry locked")
+    REAUTHENTICATED = "reauthenticated", _("Identity confirmed again")
     RECOVERY_CODE_USED = "recovery_code_used", _("Recovery code used")
     RECOVERY_CODES_REGENERATED = "recovery_codes_regenerated", _("New recovery codes")
     REFRESH_REUSE = "refresh_reuse", _("Refresh token reused")
@@ -144,6 +146,9 @@ class AuthSession(models.Model):
     # RFC 8176 authentication methods, space separated ("pwd", "pwd otp", "pwd otp rcode").
     amr = models.CharField(_("authentication methods"), max_length=64)
     auth_time = models.DateTimeField(_("authenticated at"), default=timezone.now)
+    # When a second factor was last given in this session (the login's, or a later
+    # re-authentication with a code); empty for a password-only session. Step-up reads it.
+    second_factor_at = models.DateTimeField(_("second factor given at"), null=True, blank=True)
     # jti of the only refresh token of this session that may still be exchanged.
     refresh_jti = models.CharField(max_length=64)
     # jti of the mfa_token this login completed: the unique index makes each mfa_token single use
@@ -175,6 +180,32 @@ class AuthSession(models.Model):
         """The queryset's ``live(now)`` rule for this one row (the user's state is not part of it)."""
         expires_after, used_after = _liveness_cutoffs(now)
         return self.revoked_at is None and self.expires_at > expires_after and self.last_used_at > used_after
+
+
+class PasswordBackoff(models.Model):
+    """The wrong-password streak of one login identifier (mfa.password_lockout).
+
+    Kept in the database, not the cache: counted with atomic increments on every backend, and its
+    expiry is a column, so no cache backend can shorten it. ``key`` is a keyed hash of the
+    identifier as authentication normalises it: the table holds no email address or username.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    key = models.CharField(max_length=64, unique=True, editable=False)
+    failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    started_at = models.DateTimeField(_("first failure"), default=timezone.now)
+    # Wrong or right, passwords are refused until then.
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True)
+    # The streak is forgotten after this (a day after it started); MongoDB deletes the row then.
+    expires_at = models.DateTimeField(_("expires"))
+
+    class Meta:
+        verbose_name = _("password backoff")
+        verbose_name_plural = _("password backoffs")
+        indexes = [ExpiringIndex(fields=["expires_at"], name="mfa_pwbackoff_ttl")]
+
+    def __str__(self) -> str:
+        return f"password backoff {self.key[:8]}"
 
 
 class SecurityEvent(models.Model):

@@ -52,6 +52,7 @@ def create_session(
         user_agent=client.user_agent[:512],
         amr=" ".join(str(m) for m in amr),
         auth_time=auth_time or now,
+        second_factor_at=(auth_time or now) if tokens.AMR.OTP in amr else None,
         refresh_jti=tokens.new_jti(),
     )
     emit(EventType.LOGIN, user, client, session_id=str(session.pk), amr=session.amr_list)
@@ -83,6 +84,33 @@ def _pair(session: AuthSession) -> tuple[str, str]:
         refresh_jti=session.refresh_jti,
         session_expires_at=session.expires_at,
     )
+
+
+def reauthenticate(
+    session: AuthSession, *, now: datetime, factor_amr: list[str] | None = None
+) -> str:
+    """Record a fresh authentication in a live session: ``auth_time`` is now and, when a second
+    factor was given (``factor_amr``), the session's second-factor time too and its ``amr`` gains
+    the factor. Returns a new access token; the refresh token stays, and later refreshes carry the
+    new times (they are the session's). InvalidToken if the session ended meanwhile."""
+    changes: dict[str, Any] = {"auth_time": now}
+    if factor_amr:
+        amr = session.amr_list + [str(m) for m in factor_amr if str(m) not in session.amr_list]
+        changes.update(second_factor_at=now, amr=" ".join(amr))
+    if not AuthSession.objects.filter(pk=session.pk, revoked_at=None).update(**changes):
+        raise InvalidToken()
+    for field, value in changes.items():
+        setattr(session, field, value)
+    return tokens.make_access(
+        session.user, sid=str(session.pk), amr=session.amr_list, auth_time=session.auth_time,
+        session_expires_at=session.expires_at,
+    )
+
+
+def gave_second_factor_within(session: AuthSession, seconds: float, *, now: datetime) -> bool:
+    """Whether ``session`` gave a second factor in the last ``seconds`` (the step-up rule)."""
+    at = session.second_factor_at
+    return at is not None and 0 <= (now - at).total_seconds() <= seconds
 
 
 def _session_of(token: Any, *, now: datetime, with_device: bool) -> AuthSession:

@@ -12,8 +12,7 @@ from django.dispatch import Signal
 mfa_enabled = Signal()
 # MFA turned off (by the user or an admin reset). Args: by_admin.
 mfa_disabled = Signal()
-# A wrong code, or a wrong password where a code is asked for too. Args: method ("totp",
-# "recovery_code" or "password"), failure_count.
+# A wrong code. Args: method ("totp" or "recovery_code"), failure_count.
 mfa_failed = Signal()
 # The per-user code lockout started or grew. Args: retry_after (seconds).
 mfa_locked = Signal()
@@ -23,9 +22,16 @@ recovery_code_used = Signal()
 recovery_codes_regenerated = Signal()
 # A login completed and a session started. Args: session_id, amr.
 login_succeeded = Signal()
-# A password login failed. Args: consecutive_failures (of that username). ``user`` is None: an
-# unknown username and a wrong password are not told apart.
+# A password was wrong, at any door. Args: consecutive_failures (of that login identifier),
+# door ("api_login", "browser_login", "admin_login", "password_change", "mfa_disable",
+# "reauthenticate"). ``user`` is the account the identifier names, or None when it names none (the
+# caller's answer does not tell them apart).
 login_failed = Signal()
+# A password backoff started or grew for a login identifier. Args: retry_after (seconds), door.
+login_locked = Signal()
+# A user confirmed it was them inside a session (POST reauthenticate). Args: session_id, amr (the
+# session's, after), second_factor (True for a code, False for a password).
+reauthenticated = Signal()
 # A rotated refresh token was presented again: the session was revoked. Args: session_id.
 refresh_reuse_detected = Signal()
 # Sessions ended. Args: session_id, reason; when several ended at once, session_id is None and

@@ -8,7 +8,8 @@ algorithm in SIMPLE_JWT["ALGORITHM"] and checks ``aud`` and ``iss`` when they ar
 - ``user_id``, ``jti``, ``exp``, ``iat``, ``token_type``, ``aud``, ``iss``;
 - access and refresh: ``sid`` (the AuthSession id), ``amr`` (RFC 8176: ``["pwd"]``,
   ``["pwd", "otp"]``, or ``["pwd", "otp", "rcode"]`` after a recovery code; "rcode" is ours, RFC 8176
-  has no value for look-up secrets) and ``auth_time`` (when the last factor was given);
+  has no value for look-up secrets) and ``auth_time`` (when the user last authenticated: the login,
+  or a later ``reauthenticate``);
 - mfa_token: ``pwf``, a keyed fingerprint of the password hash, so a password change voids it.
 
 simplejwt's settings are read at call time (``jwt_settings()``), never bound at import: simplejwt
@@ -128,17 +129,21 @@ def make_mfa_token(user: Any) -> str:
     return str(token)
 
 
-def make_pair(
-    user: Any, *, sid: str, amr: list[str], auth_time: datetime, refresh_jti: str,
-    session_expires_at: datetime,
-) -> tuple[str, str]:
-    """An (access, refresh) pair for a session; neither outlives ``session_expires_at``."""
-    claims = {
+def _session_claims(user: Any, *, sid: str, amr: list[str], auth_time: datetime) -> dict[str, Any]:
+    return {
         user_id_claim(): _user_id(user),
         "sid": sid,
         "amr": amr,
         "auth_time": datetime_to_epoch(auth_time),
     }
+
+
+def make_pair(
+    user: Any, *, sid: str, amr: list[str], auth_time: datetime, refresh_jti: str,
+    session_expires_at: datetime,
+) -> tuple[str, str]:
+    """An (access, refresh) pair for a session; neither outlives ``session_expires_at``."""
+    claims = _session_claims(user, sid=sid, amr=amr, auth_time=auth_time)
     refresh = RefreshToken()
     access = AccessToken()
     for token in (refresh, access):
@@ -148,3 +153,15 @@ def make_pair(
     refresh["jti"] = refresh_jti
     access["jti"] = new_jti()
     return str(access), str(refresh)
+
+
+def make_access(
+    user: Any, *, sid: str, amr: list[str], auth_time: datetime, session_expires_at: datetime
+) -> str:
+    """A new access token alone for a session (after re-authentication); its refresh token stays."""
+    access = AccessToken()
+    for key, value in _session_claims(user, sid=sid, amr=amr, auth_time=auth_time).items():
+        access[key] = value
+    access["exp"] = min(access["exp"], datetime_to_epoch(session_expires_at))
+    access["jti"] = new_jti()
+    return str(access)

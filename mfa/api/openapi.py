@@ -82,6 +82,10 @@ class RecoveryCodesSerializer(serializers.Serializer):
     recovery_codes = serializers.ListField(child=serializers.CharField())
 
 
+class AccessSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="A new access token of the same session (no refresh)")
+
+
 def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> None:
     """Attach request, response and error descriptions to the viewsets' actions."""
     try:
@@ -119,6 +123,15 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
             summary="End the current session", request=s.EmptySerializer,
             responses={204: None, 401: unauthenticated, 415: unsupported},
         ),
+        reauthenticate=extend_schema(
+            summary="Confirm it is you again (step-up): a code, or the password without MFA",
+            request=s.ReauthenticateSerializer,
+            responses={200: AccessSerializer, 401: unauthenticated, 403: enrol, 415: unsupported,
+                       429: err("Locked after wrong codes or passwords, or throttled; see Retry-After"),
+                       400: OpenApiResponse(BAD_REQUEST_SCHEMA, description=(
+                           "Wrong code or password (invalid_code, invalid_password), a password where "
+                           "a code is needed (code_required), or malformed input (field errors)"))},
+        ),
         logout_all=extend_schema(
             summary="End every session of the user", request=s.EmptySerializer,
             responses={204: None, 401: unauthenticated, 415: unsupported},
@@ -150,8 +163,11 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
             responses={200: DisabledSerializer, **code_errors},
         ),
         recovery_codes=extend_schema(
-            summary="Replace the recovery codes", request=s.CodeSerializer,
-            responses={200: RecoveryCodesSerializer, **code_errors},
+            summary="Replace the recovery codes (a code, or {} within 5 minutes of a second factor)",
+            request=s.RecoveryCodesSerializer,
+            responses={200: RecoveryCodesSerializer, **code_errors,
+                       403: err("No code and no second factor in the last 5 minutes "
+                                "(reauthentication_required), or mfa_enrollment_required")},
         ),
         events=extend_schema(summary="The user's security events, newest first",
                              responses={200: s.SecurityEventSerializer(many=True), 400: bad,

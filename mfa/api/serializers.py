@@ -108,6 +108,28 @@ class CodeSerializer(serializers.Serializer):
     code = AnyCodeField()
 
 
+class RecoveryCodesSerializer(serializers.Serializer):
+    """A current code, or nothing when this session gave a second factor in the last 5 minutes."""
+
+    code = AnyCodeField(required=False)
+
+
+class ReauthenticateSerializer(serializers.Serializer):
+    """A code (TOTP or recovery) for a user with MFA; the password for a user without it."""
+
+    code = AnyCodeField(required=False)
+    password = PasswordField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "code" not in attrs and "password" not in attrs:
+            raise serializers.ValidationError(
+                {"code": [_("Give a code (or the password, for an account without two-factor "
+                            "authentication).")]},
+                code="required",
+            )
+        return attrs
+
+
 class DisableSerializer(serializers.Serializer):
     password = PasswordField()
     code = AnyCodeField()

@@ -7,36 +7,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.throttling import SimpleRateThrottle
-
-from mfa.conf import mfa_settings
-from mfa.http import client_ip
+from mfa.http import IPRateThrottle
 
 
-class _IPRateThrottle(SimpleRateThrottle):
-    def get_rate(self) -> str | None:
-        return mfa_settings.IP_RATES.get(self.scope)
-
-    def get_cache_key(self, request: Any, view: Any) -> str:
-        # The client address as mfa sees it (MFA["TRUSTED_PROXIES"]), not DRF's get_ident, which
-        # trusts any X-Forwarded-For unless the host sets REST_FRAMEWORK["NUM_PROXIES"].
-        ident = client_ip(request) or "unknown"
-        return self.cache_format % {"scope": self.scope, "ident": ident}
-
-
-class RegisterRateThrottle(_IPRateThrottle):
+class RegisterRateThrottle(IPRateThrottle):
     scope = "register"
 
 
-class LoginRateThrottle(_IPRateThrottle):
+class LoginRateThrottle(IPRateThrottle):
     scope = "login"
 
 
-class RefreshRateThrottle(_IPRateThrottle):
+class RefreshRateThrottle(IPRateThrottle):
     scope = "refresh"
 
 
-class CodeFailureRateThrottle(_IPRateThrottle):
+class CodeFailureRateThrottle(IPRateThrottle):
     """Counts only wrong codes: ``allow_request`` looks, ``record_failure`` adds one."""
 
     scope = "code_failures"

@@ -126,6 +126,18 @@ class AuthViewSet(BaseViewSet):
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @action(
+        detail=False, methods=["post"], serializer_class=serializers.ReauthenticateSerializer,
+        throttle_classes=[CodeFailureRateThrottle],
+    )
+    def reauthenticate(self, request: Request) -> Response:
+        data = self.validated(request)
+        access = flows.reauthenticate(
+            request.user, request.auth_session, code=data.get("code"), password=data.get("password"),
+            now=timezone.now(), client=client_info(request),
+        )
+        return Response({"access": access})
+
     @action(detail=False, methods=["post"], url_path="logout/all", allow_without_required_mfa=True)
     def logout_all(self, request: Request) -> Response:
         sessions.revoke_user_sessions(
@@ -242,12 +254,13 @@ class MFAViewSet(BaseViewSet):
 
     @action(
         detail=False, methods=["post"], url_path="recovery-codes",
-        serializer_class=serializers.CodeSerializer,
+        serializer_class=serializers.RecoveryCodesSerializer,
     )
     def recovery_codes(self, request: Request) -> Response:
         data = self.validated(request)
         codes = flows.regenerate_recovery_codes(
-            request.user, data["code"], now=timezone.now(), client=client_info(request)
+            request.user, data.get("code"), now=timezone.now(), client=client_info(request),
+            session=request.auth_session,
         )
         return Response({"recovery_codes": codes})
 

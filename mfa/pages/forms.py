@@ -5,22 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from mfa import flows
+from mfa import password_gate
 from mfa.adapter import get_adapter
 from mfa.events import UNKNOWN_CLIENT
 from mfa.exceptions import InvalidCredentials, LoginLocked
 from mfa.factors import parse_code
-from mfa.http import client_info
+from mfa.http import client_info, ip_rate_wait
+from mfa.password_gate import Door
 
 
 class PasswordLoginForm(AuthenticationForm):
-    """Django's sign-in form, checked by ``flows.check_password_login``: the API login's password
-    check, backoff and ``login_failed`` event. A backoff in force is kept in ``locked``."""
+    """Django's sign-in form, checked by the password gate (mfa.password_gate), as the API login
+    is: the same per-IP limit (MFA["IP_RATES"]["login"], one shared count), the same backoff and
+    the same events. A refusal for too many attempts is kept in ``locked``."""
 
+    door = Door.BROWSER_LOGIN
     locked: LoginLocked | None = None
 
     def clean(self) -> dict[str, Any]:
@@ -28,9 +32,14 @@ class PasswordLoginForm(AuthenticationForm):
         password = self.cleaned_data.get("password")
         if username is not None and password:
             try:
-                client = client_info(self.request) if self.request is not None else UNKNOWN_CLIENT
-                self.user_cache = flows.check_password_login(
-                    username, password, now=timezone.now(), client=client
+                client = UNKNOWN_CLIENT
+                if self.request is not None:
+                    client = client_info(self.request)
+                    wait = ip_rate_wait(self.request, "login")
+                    if wait is not None:
+                        raise LoginLocked(wait)
+                self.user_cache = password_gate.check_login(
+                    username, password, now=timezone.now(), client=client, door=self.door
                 )
             except LoginLocked as exc:
                 self.locked = exc
@@ -42,6 +51,13 @@ class PasswordLoginForm(AuthenticationForm):
                 raise self.get_invalid_login_error() from None
             self.confirm_login_allowed(self.user_cache)
         return self.cleaned_data
+
+
+class AdminPasswordLoginForm(PasswordLoginForm, AdminAuthenticationForm):
+    """The Django admin's sign-in form through the same gate (staff only, as the admin's own);
+    MFAConfig.ready() installs it on ``django.contrib.admin.site``."""
+
+    door = Door.ADMIN_LOGIN
 
 
 class CodeForm(forms.Form):

@@ -11,17 +11,20 @@ login is complete or must become pending.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from django.contrib.auth.models import AnonymousUser, update_last_login
 from django.http import HttpRequest
 from django.utils import timezone
 
-from mfa import factors, sessions
+from mfa import factors, sessions, tokens
 from mfa.conf import mfa_settings
+from mfa.exceptions import MFAError
 from mfa.http import client_info
+from mfa.models import RevokeReason
 from mfa.tokens import AMR
 
 PENDING_KEY = "mfa.pending"
@@ -40,12 +43,29 @@ def pending_login(request: HttpRequest) -> dict[str, Any] | None:
     return pending
 
 
+def pending_user(request: HttpRequest) -> Any:
+    """The user of this browser's unfinished login, or None: none pending, expired, the account
+    gone or inactive, or its password changed since the password step (the pending state is
+    bound to the password like the API's mfa_token). A dead pending state is dropped."""
+    pending = pending_login(request)
+    if pending is None:
+        return None
+    user = get_user_model()._default_manager.filter(pk=pending.get("user")).first()
+    if user is None or not user.is_active or pending.get("pwf") != tokens.password_fingerprint(user):
+        request.session.pop(PENDING_KEY, None)
+        return None
+    return user
+
+
 def begin_partial_login(request: HttpRequest, user: Any) -> None:
     """Undo a password-only login of a user with MFA on, keeping only the pending state."""
     backend = request.session.get(BACKEND_SESSION_KEY)
     for key in (SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY, SID_KEY):
         request.session.pop(key, None)
-    request.session[PENDING_KEY] = {"user": str(user.pk), "backend": backend, "at": time.time()}
+    request.session[PENDING_KEY] = {
+        "user": str(user.pk), "backend": backend, "at": time.time(),
+        "pwf": tokens.password_fingerprint(user),
+    }
     request.user = AnonymousUser()
 
 
@@ -68,3 +88,28 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwa
         begin_partial_login(request, user)
         return
     record_browser_session(request, user, [AMR.PASSWORD])
+
+
+def update_last_login_when_complete(
+    sender: Any, user: Any, request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    """``user_logged_in`` receiver in place of Django's ``update_last_login``: writes last_login
+    only for a completed login, not for the password step of an MFA login (which
+    on_user_logged_in, connected before it, has just turned into a pending one)."""
+    if request is not None and hasattr(request, "session") and pending_login(request) is not None:
+        return
+    if getattr(user, "_meta", None) is not None and any(f.name == "last_login" for f in user._meta.fields):
+        update_last_login(sender, user)
+
+
+def on_user_logged_out(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    """``user_logged_out`` receiver: signing out of any page (the admin's too) ends the browser's
+    session row, so it leaves the user's session list at once."""
+    if request is None or user is None or not hasattr(request, "session"):
+        return
+    sid = request.session.get(SID_KEY)
+    if sid:
+        with contextlib.suppress(MFAError):  # already ended
+            sessions.revoke_session(
+                user, str(sid), now=timezone.now(), client=client_info(request), reason=RevokeReason.LOGOUT
+            )

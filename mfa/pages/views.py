@@ -6,14 +6,13 @@ mfa.flows / mfa.sessions like the API does (the sign-in form too: mfa.pages.form
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model, login
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -33,7 +32,7 @@ from mfa.methods import totp
 from mfa.models import RevokeReason
 from mfa.pages.forms import CodeForm, DisableForm, EnrolForm, PasswordLoginForm
 from mfa.pages.middleware import mfa_enrolment_view, mfa_exempt
-from mfa.pages.state import SID_KEY, pending_login
+from mfa.pages.state import SID_KEY, pending_login, pending_user
 from mfa.tokens import AMR
 
 
@@ -70,14 +69,10 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    template_name = "mfa/logged_out.html"
+    """Signs out; the session row ends through the ``user_logged_out`` receiver (mfa.pages.state),
+    as it does for the admin's sign-out."""
 
-    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        sid = request.session.get(SID_KEY)
-        if sid and request.user.is_authenticated:
-            with contextlib.suppress(MFAError):  # already ended
-                sessions.revoke_session(request.user, sid, now=timezone.now(), client=client_info(request))
-        return super().post(request, *args, **kwargs)
+    template_name = "mfa/logged_out.html"
 
 
 logout_view = mfa_exempt(mfa_enrolment_view(LogoutView.as_view()))
@@ -123,9 +118,10 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
     if pending is None:
         messages.info(request, _("Sign in first (an unfinished sign-in expires after 5 minutes)."))
         return redirect(reverse("mfa_pages:login"))
-    user = get_user_model()._default_manager.filter(pk=pending["user"]).first()
-    if user is None or not user.is_active:
+    user = pending_user(request)
+    if user is None:  # the account is gone or inactive, or its password changed meanwhile
         request.session.flush()
+        messages.info(request, _("Sign in again."))
         return redirect(reverse("mfa_pages:login"))
     form = CodeForm(request.POST or None)
     client = client_info(request)

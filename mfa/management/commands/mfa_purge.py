@@ -1,4 +1,4 @@
-"""Delete sessions past their absolute or idle limit.
+"""Delete sessions past their absolute or idle limit, and forgotten wrong-password streaks.
 
 MongoDB removes rows past ``expires_at`` by itself (TTL indexes); SQL databases need this command
 run regularly (e.g. hourly from cron). It works on every backend.
@@ -11,12 +11,13 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
+from mfa import password_lockout
 from mfa.conf import mfa_settings
 from mfa.models import AuthSession
 
 
 class Command(BaseCommand):
-    help = "Delete expired and idle sessions."
+    help = "Delete expired and idle sessions, and password backoffs past their day."
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
@@ -24,3 +25,5 @@ class Command(BaseCommand):
         young = now - mfa_settings.MFA_TOKEN_LIFETIME
         deleted, _ = AuthSession.objects.expired(now).filter(created_at__lte=young).delete()
         self.stdout.write(f"deleted {deleted} expired or idle sessions")
+        backoffs = password_lockout.purge(now)
+        self.stdout.write(f"deleted {backoffs} expired password backoffs")

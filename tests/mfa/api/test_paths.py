@@ -19,6 +19,7 @@ PATHS = [
     ("mfa:auth-me", {}, "/api/auth/me"),
     ("mfa:auth-logout", {}, "/api/auth/logout"),
     ("mfa:auth-logout-all", {}, "/api/auth/logout/all"),
+    ("mfa:auth-reauthenticate", {}, "/api/auth/reauthenticate"),
     ("mfa:mfa-setup", {}, "/api/auth/mfa/setup"),
     ("mfa:mfa-verify", {}, "/api/auth/mfa/verify"),
     ("mfa:mfa-login-verify", {}, "/api/auth/mfa/login/verify"),

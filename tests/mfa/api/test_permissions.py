@@ -67,7 +67,7 @@ def test_step_up_expires_and_a_refresh_does_not_renew_it(api, clock, user_with_m
     clock.advance(11)  # 301 s after the code was given; the new access token is 11 s old
     r = get(api, STEP_UP, fresh["access"])
     assert r.status_code == 403
-    assert r.json()["code"] == "step_up_required"
+    assert r.json()["code"] == "reauthentication_required"
     assert get(api, COMPLETE, fresh["access"]).status_code == 200  # still a full MFA session
 
 

@@ -165,7 +165,7 @@ def test_a_wrong_password_on_the_sign_in_page_is_recorded_like_the_apis(browser,
                      REMOTE_ADDR="203.0.113.9")
     assert r.status_code == 200 and "_auth_user_id" not in browser.session
     (event,) = SecurityEvent.objects.filter(type="login_failed")
-    assert event.ip == "203.0.113.9" and event.details == {"consecutive_failures": 1}
+    assert event.ip == "203.0.113.9" and event.details == {"consecutive_failures": 1, "door": "browser_login"}
     r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": "wrong password!"}, format="json")
     assert r.status_code == 401
     counts = sorted(e.details["consecutive_failures"] for e in SecurityEvent.objects.filter(type="login_failed"))
