@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
 
 
 def normalize_email(email: str) -> str:
-    """The single stored form of an address: surrounding spaces removed, all lower case.
+    """The single stored form of an address: NFKC (as Django's sign-in form and mfa's password gate
+    read identifiers, so a fullwidth letter is its ASCII one), surrounding spaces removed, all
+    lower case.
 
     Lower-casing the local part too is deliberate: two accounts that differ only by letter case
     are refused on every database (MongoDB silently ignores expression-based unique indexes).
     """
-    return (email or "").strip().lower()
+    return unicodedata.normalize("NFKC", email or "").strip().lower()
 
 
 class UserManager(BaseUserManager):

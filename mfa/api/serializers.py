@@ -27,9 +27,12 @@ class StrictCharField(serializers.CharField):
 
 
 class PasswordField(StrictCharField):
-    """A password: never trimmed, NFC-normalised (NIST 800-63B 3.1.1.2), at most 4096 chars."""
+    """A password: never trimmed, at most 4096 chars, NFC-normalised (NIST 800-63B 3.1.1.2) when
+    it is to be stored. A password to be checked (``nfc=False``) goes to the password gate as
+    typed: the gate normalises it, and still accepts a password stored before normalisation."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, nfc: bool = True, **kwargs: Any) -> None:
+        self.nfc = nfc
         kwargs.setdefault("trim_whitespace", False)
         kwargs.setdefault("max_length", 4096)
         kwargs.setdefault("style", {"input_type": "password"})
@@ -37,7 +40,8 @@ class PasswordField(StrictCharField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> str:
-        return unicodedata.normalize("NFC", super().to_internal_value(data))
+        value = super().to_internal_value(data)
+        return unicodedata.normalize("NFC", value) if self.nfc else value
 
 
 class CodeField(StrictCharField):
@@ -84,7 +88,7 @@ class LoginSerializer(serializers.Serializer):
     """The user model's USERNAME_FIELD (email for an email-login model, username for Django's own
     User) and the password. The OpenAPI description is built from this serializer."""
 
-    password = PasswordField()
+    password = PasswordField(nfc=False)
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -118,7 +122,7 @@ class ReauthenticateSerializer(serializers.Serializer):
     """A code (TOTP or recovery) for a user with MFA; the password for a user without it."""
 
     code = AnyCodeField(required=False)
-    password = PasswordField(required=False)
+    password = PasswordField(nfc=False, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "code" not in attrs and "password" not in attrs:
@@ -131,7 +135,7 @@ class ReauthenticateSerializer(serializers.Serializer):
 
 
 class DisableSerializer(serializers.Serializer):
-    password = PasswordField()
+    password = PasswordField(nfc=False)
     code = AnyCodeField()
 
 

@@ -18,7 +18,7 @@ from django.urls import reverse
 from mfa import flows
 from mfa.events import ClientInfo
 from mfa.exceptions import MFAError
-from mfa.models import AuthSession, RecoveryCode
+from mfa.models import AuthSession, RecoveryCode, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, totp_now
 from tests.mfa.helpers import LOGIN_VERIFY, device_of, race_marks, run_together, wrong_code
 
@@ -148,3 +148,55 @@ def test_concurrent_wrong_codes_over_http_lock_and_never_succeed(user_with_mfa, 
     device = device_of(user_with_mfa.user)
     assert device.failure_count == statuses.count(401)
     assert device.locked_until is not None
+
+
+# --- Attempts are claimed before a code is evaluated (issue 12) ---------------------------------------
+
+BURST = 16
+
+
+@pytest.fixture
+def evaluations(monkeypatch) -> list[int]:
+    """Every TOTP code the site actually checks against the secret (flows calls totp.matching_step)."""
+    from mfa.methods import totp
+
+    calls: list[int] = []
+    real = totp.matching_step
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(totp, "matching_step", counted)
+    return calls
+
+
+def test_a_burst_of_wrong_codes_evaluates_no_more_than_the_lockout_allows(user_with_mfa, clock, evaluations):
+    """16 threads, one mfa_token, 0 failures before, threshold 5: before claims, about 12 codes were
+    evaluated; now the 5th claim sets the lock and the other 11 are refused unread."""
+    token = new_mfa_token(user_with_mfa.email)
+    bad = wrong_code(user_with_mfa.secret, clock.now)
+    results = in_threads([flow_verify(token, bad, clock) for _ in range(BURST)])
+    codes = [getattr(r, "code", None) for r in results]
+    assert len(evaluations) == codes.count("invalid_code") == 5, codes
+    assert codes.count("mfa_locked") == BURST - 5
+    device = device_of(user_with_mfa.user)
+    assert device.failure_count == 5 and device.locked_until is not None
+    # every evaluated failure left its event
+    assert SecurityEvent.objects.filter(user=user_with_mfa.user, type="mfa_failed").count() == 5
+
+
+def test_a_burst_at_99_failures_gets_one_totp_guess_then_totp_is_disabled(user_with_mfa, clock, evaluations):
+    """From 99 consecutive failures a burst once evaluated 12 more TOTP codes instead of stopping at
+    the 100 NIST allows; now one is evaluated, and after its lock TOTP is refused unread."""
+    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=99)
+    token = new_mfa_token(user_with_mfa.email)
+    bad = wrong_code(user_with_mfa.secret, clock.now)
+    results = in_threads([flow_verify(token, bad, clock) for _ in range(BURST)])
+    assert len(evaluations) == 1, [getattr(r, "code", r) for r in results]
+    assert device_of(user_with_mfa.user).failure_count == 100
+    clock.advance(3601)
+    token = new_mfa_token(user_with_mfa.email)
+    with pytest.raises(MFAError) as refused:
+        flows.complete_mfa_login(token, totp_now(user_with_mfa.secret, clock.now), now=clock.now, client=FACTS)
+    assert refused.value.message_key == "totp_disabled" and len(evaluations) == 1
