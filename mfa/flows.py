@@ -133,7 +133,7 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         device is None
         or device.token_used
         or not device.user.is_active
-        or token.get("pwf") != tokens.password_fingerprint(device.user)
+        or not tokens.password_fingerprint_matches(device.user, token.get("pwf"))
     ):
         raise InvalidMFAToken()
     amr = [AMR.PASSWORD, *_verify_second_factor(device, code, now=now, client=client)]
