@@ -2,6 +2,8 @@
 
 Each value can be overridden by the environment (GUNICORN_WORKERS, GUNICORN_THREADS,
 GUNICORN_WORKER_CLASS) or on the command line. See BENCHMARKS.md for the measurements behind them.
+The site itself reads its settings from the environment; with DEBUG off (the default) it refuses to
+start without SECRET_KEY, JWT_SIGNING_KEY and MFA_ENCRYPTION_KEYS (README, "Configuration").
 """
 
 import multiprocessing

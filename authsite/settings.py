@@ -2,7 +2,8 @@
 
 The database is chosen by ``DATABASE_URL`` alone: ``mongodb://`` uses django-mongodb-backend,
 ``sqlite://`` and ``postgres://`` use Django's own backends. With ``DEBUG`` off the site refuses to
-start on a missing or development ``SECRET_KEY`` or ``JWT_SIGNING_KEY``.
+start on a missing or development ``SECRET_KEY`` or ``JWT_SIGNING_KEY``, or without
+``MFA_ENCRYPTION_KEYS``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,20 @@ SECRET_KEY = _required_secret("SECRET_KEY", DEV_SECRET_KEY, min_length=32)
 JWT_SIGNING_KEY = _required_secret("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY, min_length=43)
 if JWT_SIGNING_KEY == SECRET_KEY:
     raise ImproperlyConfigured("JWT_SIGNING_KEY must differ from SECRET_KEY.")
+# Earlier SECRET_KEYs, newest first, while a rotation settles: Django's signatures and mfa's
+# recovery-code tags and mfa_token fingerprints made with them stay valid.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
+
+# TOTP secrets are encrypted with their own keys in production, so SECRET_KEY can be rotated alone.
+MFA_ENCRYPTION_KEYS = env_list("MFA_ENCRYPTION_KEYS", [])
+if not MFA_ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "MFA_ENCRYPTION_KEYS is not set: with DEBUG off the site needs its own keys for TOTP secrets "
+        "(comma-separated Fernet keys, newest first). A site that ran without it sets the key it "
+        "derives from SECRET_KEY today, printed by `DEBUG=1 python manage.py mfa_derived_key` "
+        "(with the same SECRET_KEY); a new site a fresh key: python -c 'from cryptography.fernet "
+        "import Fernet; print(Fernet.generate_key().decode())'."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 
@@ -235,7 +250,7 @@ def _mfa_required(value: str | None) -> str | list[str] | None:
 
 MFA = {
     "ISSUER": env_str("MFA_ISSUER", "AuthSite"),
-    "ENCRYPTION_KEYS": env_list("MFA_ENCRYPTION_KEYS", []) or None,
+    "ENCRYPTION_KEYS": MFA_ENCRYPTION_KEYS or None,
     "SESSION_ABSOLUTE_LIFETIME": timedelta(seconds=env_int("SESSION_ABSOLUTE_LIFETIME", 7 * 24 * 3600)),
     "SESSION_IDLE_TIMEOUT": timedelta(seconds=env_int("SESSION_IDLE_TIMEOUT", 24 * 3600)),
     "MFA_TOKEN_LIFETIME": timedelta(seconds=env_int("MFA_TOKEN_LIFETIME", 300)),

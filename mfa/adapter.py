@@ -31,6 +31,9 @@ class DefaultMFAAdapter:
         "totp_disabled": _(
             "Your authenticator app is disabled after too many wrong codes. Use a recovery code."
         ),
+        "mfa_secret_unavailable": _(
+            "Your authenticator can't be checked right now. Use a recovery code, or contact support."
+        ),
         "invalid_password": _("Invalid password."),
         "invalid_credentials": _("Invalid %(username)s or password."),
         "invalid_mfa_token": _("The MFA token is invalid, expired or already used. Log in again."),

@@ -3,6 +3,8 @@
 - mfa.E001: simplejwt's password-only token views routed (a side door around MFA and sessions).
 - mfa.E002: PartialLoginMiddleware without mfa's pages in the URLconf.
 - mfa.E003: one MFA setting given under two of its names (ENROLMENT_LIFETIME and ENROLLMENT_LIFETIME).
+- mfa.E004 (``check --deploy``): DEBUG off and no MFA["ENCRYPTION_KEYS"], so TOTP secrets are
+  encrypted with a key derived from SECRET_KEY.
 - mfa.W001: the JWT signing key is SECRET_KEY or shorter than 256 bits.
 - mfa.W002: an unknown key in the MFA settings dict (a typo is otherwise silently ignored).
 """
@@ -130,3 +132,21 @@ def check_mfa_settings_keys(app_configs: Any = None, **kwargs: Any) -> list:
                 )
             )
     return messages
+
+
+@register(Tags.security, deploy=True)
+def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.E004: in production TOTP secrets need their own keys. Derived from SECRET_KEY, they are
+    lost when SECRET_KEY is rotated without keeping the old value in SECRET_KEY_FALLBACKS."""
+    if settings.DEBUG or conf.mfa_settings.ENCRYPTION_KEYS:
+        return []
+    return [
+        Error(
+            'MFA["ENCRYPTION_KEYS"] is not set: TOTP secrets are encrypted with a key derived from '
+            "SECRET_KEY.",
+            hint="Set it to a list of Fernet keys, newest first. A site that already has TOTP "
+            "secrets first sets it to [the key printed by `python manage.py mfa_derived_key`], "
+            "so they stay readable.",
+            id="mfa.E004",
+        )
+    ]

@@ -57,6 +57,7 @@ EVENTS: dict[EventType, EventSpec] = {
     EventType.REFRESH_REUSE: EventSpec(signals.refresh_reuse_detected, ("session_id",)),
     EventType.SESSION_REVOKED: EventSpec(signals.session_revoked, ("session_id", "reason")),
     EventType.SESSIONS_REVOKED: EventSpec(signals.session_revoked, ("session_id", "count", "reason")),
+    EventType.MFA_SECRET_UNREADABLE: EventSpec(signals.mfa_secret_unreadable, ("reason",)),
 }
 
 

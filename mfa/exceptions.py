@@ -45,6 +45,19 @@ class TOTPDisabled(InvalidCode):
     message_key = "totp_disabled"
 
 
+class SecretUnavailable(MFAError):
+    """The user's TOTP secret cannot be decrypted with the configured keys (keys changed without
+    the old one kept): no code can be checked, through no fault of the user, so a 503, never a
+    wrong-code failure. ``reason`` is for logs and the audit record, not for the user."""
+
+    code = "mfa_secret_unavailable"
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, reason: str = "", message: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class InvalidPassword(MFAError):
     code = "invalid_password"
 

@@ -27,6 +27,7 @@ from mfa.exceptions import (
     MFANotEnabled,
     NoPendingSetup,
     ReauthenticationRequired,
+    SecretUnavailable,
     TOTPDisabled,
 )
 from mfa.factors import Method
@@ -67,6 +68,16 @@ def password_login(
     return sessions.create_session_and_tokens(user, amr=[AMR.PASSWORD], now=now, client=client)
 
 
+def _secret_of(device: TOTPDevice, *, client: ClientInfo) -> str:
+    """The device's TOTP secret; when it cannot be decrypted, a ``mfa_secret_unreadable`` event
+    (for the admin) before SecretUnavailable goes on. The user's failure count is left alone."""
+    try:
+        return totp.device_secret(device)
+    except SecretUnavailable as exc:
+        emit(EventType.MFA_SECRET_UNREADABLE, device.user, client, reason=exc.reason)
+        raise
+
+
 def _verify_second_factor(
     device: TOTPDevice, code: str, *, now: datetime, client: ClientInfo
 ) -> list[AMR]:
@@ -84,8 +95,10 @@ def _verify_second_factor(
             # disabled; a recovery code (which resets the count) brings it back.
             lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
             raise TOTPDisabled()
+        # An unreadable secret raises SecretUnavailable here; a recovery code (below) needs no
+        # secret, so it still works for that user.
         step = totp.matching_step(
-            totp.device_secret(device), six, now=now, after_step=device.last_step
+            _secret_of(device, client=client), six, now=now, after_step=device.last_step
         )
         if step is not None and totp.accept_step(device, step, now=now):
             return [AMR.OTP]
@@ -123,7 +136,7 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         device is None
         or device.token_used
         or not device.user.is_active
-        or token.get("pwf") != tokens.password_fingerprint(device.user)
+        or not tokens.password_fingerprint_matches(device.user, token.get("pwf"))
     ):
         raise InvalidMFAToken()
     amr = [AMR.PASSWORD, *_verify_second_factor(device, code, now=now, client=client)]
@@ -161,7 +174,10 @@ def current_enrolment(user: Any, *, now: datetime) -> totp.Enrolment:
     if device is not None and device.confirmed:
         raise MFAAlreadyEnabled()
     if device is not None and device.setup_at + mfa_settings.ENROLMENT_LIFETIME > now:
-        return _enrolment(user, totp.device_secret(device))
+        try:
+            return _enrolment(user, totp.device_secret(device))
+        except SecretUnavailable:
+            pass  # logged; a pending secret is in no app yet: replace it
     return start_setup(user, now=now)
 
 
@@ -206,7 +222,12 @@ def confirm_setup(
     six = totp.normalize_code(code)
     step = None
     if six is not None:
-        step = totp.matching_step(totp.device_secret(device), six, now=now, after_step=device.last_step)
+        try:
+            secret = _secret_of(device, client=client)
+        except SecretUnavailable:
+            # Only a pending secret is lost: a new setup (mfa/setup, the enrol page) replaces it.
+            raise NoPendingSetup() from None
+        step = totp.matching_step(secret, six, now=now, after_step=device.last_step)
     if step is None or not totp.accept_step(device, step, now=now, confirm=True):
         lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()

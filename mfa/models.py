@@ -36,6 +36,7 @@ class EventType(models.TextChoices):
     REFRESH_REUSE = "refresh_reuse", _("Refresh token reused")
     SESSION_REVOKED = "session_revoked", _("Session ended")
     SESSIONS_REVOKED = "sessions_revoked", _("Sessions ended")
+    MFA_SECRET_UNREADABLE = "mfa_secret_unreadable", _("Authenticator secret unreadable")
 
 
 class RevokeReason(models.TextChoices):

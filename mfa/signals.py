@@ -37,3 +37,6 @@ refresh_reuse_detected = Signal()
 # Sessions ended. Args: session_id, reason; when several ended at once, session_id is None and
 # count says how many.
 session_revoked = Signal()
+# A TOTP code could not be checked: no configured encryption key decrypts the user's stored
+# secret (an admin must restore the old key). Args: reason (never the secret or the code).
+mfa_secret_unreadable = Signal()

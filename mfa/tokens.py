@@ -108,8 +108,18 @@ class MFAToken(_Token):
     lifetime = _LiveLifetime(lambda: mfa_settings.MFA_TOKEN_LIFETIME)  # type: ignore[assignment]
 
 
+PWF_LENGTH = 32
+
+
 def password_fingerprint(user: Any) -> str:
-    return crypto.lookup_tag(user.password or "", purpose="pwf")[:32]
+    """The ``pwf`` claim for ``user``: a keyed tag of the password hash, made with SECRET_KEY."""
+    return crypto.lookup_tag(user.password or "", purpose="pwf")[:PWF_LENGTH]
+
+
+def password_fingerprint_matches(user: Any, pwf: object) -> bool:
+    """Whether ``pwf`` (an mfa_token's claim) fingerprints ``user``'s current password hash, made
+    with SECRET_KEY or one of SECRET_KEY_FALLBACKS (a token issued just before a rotation)."""
+    return crypto.matches_lookup_tag(pwf, user.password or "", purpose="pwf", length=PWF_LENGTH)
 
 
 def _user_id(user: Any) -> str | int:

@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIVE_SECRET = "live-test-secret-key-" + "s" * 40
 LIVE_JWT_KEY = "live-test-jwt-signing-key-" + "j" * 40
+LIVE_MFA_KEY = "bGl2ZS1zaXRlLW1mYS1lbmNyeXB0aW9uLWtleS0zMmI="  # a Fernet key: base64 of 32 bytes
 
 
 def free_port() -> int:
@@ -103,7 +104,8 @@ def live_site(
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
     env.update(
-        DEBUG="0", SECRET_KEY=LIVE_SECRET, JWT_SIGNING_KEY=LIVE_JWT_KEY, SECURE_SSL_REDIRECT="0",
+        DEBUG="0", SECRET_KEY=LIVE_SECRET, JWT_SIGNING_KEY=LIVE_JWT_KEY, MFA_ENCRYPTION_KEYS=LIVE_MFA_KEY,
+        SECURE_SSL_REDIRECT="0",
         SECURE_COOKIES="0", ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="authsite.settings",
     )

@@ -8,6 +8,9 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-" + "x" * 40)
 os.environ.setdefault("JWT_SIGNING_KEY", "test-jwt-signing-key-" + "y" * 40)
+# A Fernet key (base64 of 32 bytes), as production has; tests of the keys derived from SECRET_KEY
+# set MFA["ENCRYPTION_KEYS"] to None themselves.
+os.environ.setdefault("MFA_ENCRYPTION_KEYS", "dGVzdC1vbmx5LW1mYS1lbmNyeXB0aW9uLWtleS0zMmI=")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("SECURE_COOKIES", "0")
 os.environ.setdefault("DATABASE_URL", "mongodb://127.0.0.1:1/authsite?directConnection=true")

@@ -2,7 +2,8 @@
 
 A code looks like ``ABCDE-FGHIJ-KLMN2`` (three groups of five RFC 4648 Base32 characters); case,
 spaces and dashes are forgiven. Each row keeps an HMAC tag of the code (keyed with a server key
-derived from SECRET_KEY, so a database dump alone cannot test guesses) to find the one row a guess
+derived from SECRET_KEY, so a database dump alone cannot test guesses; tags made with a key now in
+SECRET_KEY_FALLBACKS still match) to find the one row a guess
 could match, and a salted password hash (the first PASSWORD_HASHERS entry: Argon2id) that must
 also verify. A wrong guess thus costs no slow hash at all, and a right one exactly one.
 """
@@ -51,6 +52,12 @@ def _tag(user_pk: object, normalized: str) -> str:
     return crypto.lookup_tag(normalized, purpose=f"recovery:{user_pk}")
 
 
+def _tags(user_pk: object, normalized: str) -> list[str]:
+    # Codes tagged before a SECRET_KEY rotation carry a tag made with a key now in
+    # SECRET_KEY_FALLBACKS: still found, in the same one query.
+    return crypto.lookup_tags(normalized, purpose=f"recovery:{user_pk}")
+
+
 def replace_codes(user, device: TOTPDevice) -> list[str]:
     """Issue a new set of codes; every earlier code of the user stops working. Returns them."""
     codes = generate(mfa_settings.RECOVERY_CODE_COUNT)
@@ -79,7 +86,7 @@ def consume(user, device: TOTPDevice, code: str, *, now: datetime) -> int | None
     if norm is None:
         return None
     row = (
-        RecoveryCode.objects.filter(user=user, lookup=_tag(user.pk, norm), used_at=None)
+        RecoveryCode.objects.filter(user=user, lookup__in=_tags(user.pk, norm), used_at=None)
         .only("id", "code_hash")
         .first()
     )
@@ -103,8 +110,10 @@ def release(user, device: TOTPDevice, code: str) -> bool:
     norm = normalize(code)
     if norm is None:
         return False
-    rows = RecoveryCode.objects.filter(user=user, lookup=_tag(user.pk, norm)).exclude(used_at=None).update(
-        used_at=None
+    rows = (
+        RecoveryCode.objects.filter(user=user, lookup__in=_tags(user.pk, norm))
+        .exclude(used_at=None)
+        .update(used_at=None)
     )
     if rows:
         TOTPDevice.objects.filter(pk=device.pk).update(recovery_codes_left=F("recovery_codes_left") + rows)

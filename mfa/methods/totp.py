@@ -8,6 +8,7 @@ which steps are acceptable and records the accepted one with a compare-and-set.
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,10 @@ import segno
 
 from mfa import crypto
 from mfa.conf import mfa_settings
+from mfa.exceptions import SecretUnavailable
 from mfa.models import TOTPDevice
+
+logger = logging.getLogger("mfa")
 
 STEP_SECONDS = 30
 DIGITS = 6
@@ -104,7 +108,18 @@ def accept_step(device: TOTPDevice, step: int, *, now: datetime, confirm: bool =
 
 
 def device_secret(device: TOTPDevice) -> str:
-    return crypto.decrypt(device.encrypted_secret)
+    """The device's secret in clear. Raises SecretUnavailable when no configured key decrypts it,
+    after logging why at ERROR on logger "mfa" (the user id and reason, never the stored value)."""
+    try:
+        return crypto.decrypt(device.encrypted_secret)
+    except crypto.DecryptionError as exc:
+        state = "confirmed" if device.confirmed else "pending"
+        logger.error(
+            "TOTP secret of user %s (%s device %s) is unreadable: %s; restore the key it was "
+            "encrypted with to MFA['ENCRYPTION_KEYS'] or SECRET_KEY_FALLBACKS",
+            device.user_id, state, device.pk, exc,
+        )
+        raise SecretUnavailable(reason=str(exc)) from None
 
 
 @dataclass(frozen=True)

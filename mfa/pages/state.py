@@ -51,7 +51,8 @@ def pending_user(request: HttpRequest) -> Any:
     if pending is None:
         return None
     user = get_user_model()._default_manager.filter(pk=pending.get("user")).first()
-    if user is None or not user.is_active or pending.get("pwf") != tokens.password_fingerprint(user):
+    bound = user is not None and tokens.password_fingerprint_matches(user, pending.get("pwf"))
+    if not bound or not user.is_active:
         request.session.pop(PENDING_KEY, None)
         return None
     return user

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mfa import factors, flows, sessions
 from mfa.adapter import get_adapter
-from mfa.exceptions import LockedOut, MFAError
+from mfa.exceptions import LockedOut, MFAError, SecretUnavailable
 from mfa.http import client_info
 from mfa.methods import totp
 from mfa.models import RevokeReason
@@ -103,6 +103,10 @@ def _submit(request: HttpRequest, form: Any, action: Callable[[dict[str, Any]], 
     except LockedOut as exc:
         form.add_error(None, get_adapter().get_error_message("mfa_locked_wait", seconds=exc.retry_after))
         return Attempt(False, status=429)
+    except SecretUnavailable as exc:
+        # Not the code's fault: a form-wide error, and a 503 as the API answers.
+        form.add_error(None, str(exc.detail))
+        return Attempt(False, status=exc.status_code)
     except MFAError as exc:
         field = "password" if exc.code == "invalid_password" and "password" in form.fields else "code"
         form.add_error(field, str(exc.detail))

@@ -25,6 +25,7 @@ SITE_VARS = {
     "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "MFA_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE",
     "AUTHSITE_TEST_DB_FROM_FIXTURE", "TRUST_X_FORWARDED_PROTO", "SECURE_HSTS_SECONDS",
     "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "CSRF_TRUSTED_ORIGINS", "TRUSTED_PROXIES",
+    "SECRET_KEY_FALLBACKS",
 }
 
 READ_SETTINGS = """
@@ -44,6 +45,8 @@ print(json.dumps({
     "CACHE_LOCATION": cache["LOCATION"],
     "ALLOWED_HOSTS": settings.ALLOWED_HOSTS,
     "BASE_DIR": str(settings.BASE_DIR),
+    "MFA_ENCRYPTION_KEYS": settings.MFA["ENCRYPTION_KEYS"],
+    "SECRET_KEY_FALLBACKS": settings.SECRET_KEY_FALLBACKS,
 }, default=str))
 """
 
@@ -74,7 +77,10 @@ def refusal(**variables: str) -> str:
     return last.split(": ", 1)[1]
 
 
-PRODUCTION = {"DEBUG": "0", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_JWT_KEY}
+REAL_MFA_KEY = "cmVhbC1tZmEtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+PRODUCTION = {
+    "DEBUG": "0", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_JWT_KEY, "MFA_ENCRYPTION_KEYS": REAL_MFA_KEY,
+}
 
 
 # --- Secrets ----------------------------------------------------------------------------------------
@@ -125,6 +131,44 @@ def test_debug_on_starts_with_development_defaults():
 
 def test_invalid_debug_value_is_refused_naming_it():
     assert "DEBUG" in refusal(DEBUG="maybe")
+
+
+def test_debug_off_without_mfa_encryption_keys_refuses_to_start_naming_it():
+    message = refusal(DEBUG="0", SECRET_KEY=REAL_SECRET, JWT_SIGNING_KEY=REAL_JWT_KEY, MFA_ENCRYPTION_KEYS=" , ")
+    assert message.startswith("MFA_ENCRYPTION_KEYS ")
+    # It says how an existing site keeps its secrets readable.
+    assert "manage.py mfa_derived_key" in message
+
+
+def test_manage_py_check_refuses_to_run_without_mfa_encryption_keys():
+    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
+    environ.update(
+        DJANGO_SETTINGS_MODULE="authsite.settings", DEBUG="0", SECRET_KEY=REAL_SECRET,
+        JWT_SIGNING_KEY=REAL_JWT_KEY, DATABASE_URL="sqlite://",
+    )
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environ, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "ImproperlyConfigured: MFA_ENCRYPTION_KEYS is not set" in proc.stderr, proc.stderr[-2000:]
+    environ["MFA_ENCRYPTION_KEYS"] = REAL_MFA_KEY
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environ, capture_output=True, text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_debug_on_needs_no_mfa_encryption_keys():
+    s = settings_with(DEBUG="1")
+    assert s["MFA_ENCRYPTION_KEYS"] is None and s["SECRET_KEY_FALLBACKS"] == []
+
+
+def test_mfa_encryption_keys_and_secret_key_fallbacks_are_comma_separated_lists():
+    s = settings_with(**{**PRODUCTION, "MFA_ENCRYPTION_KEYS": "new-key, old-key"}, SECRET_KEY_FALLBACKS="o" * 50)
+    assert s["MFA_ENCRYPTION_KEYS"] == ["new-key", "old-key"]
+    assert s["SECRET_KEY_FALLBACKS"] == ["o" * 50]
 
 
 # --- HTTPS and cookies --------------------------------------------------------------------------------

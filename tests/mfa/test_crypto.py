@@ -98,16 +98,17 @@ def test_passphrase_keys_are_stretched_and_work(settings):
 
 
 def test_login_still_works_after_adding_a_new_key_in_front(settings, api, user_with_mfa, clock):
-    # The device was enrolled under the default key (derived from SECRET_KEY). Listing a new key
-    # in front of it must not lock the user out.
-    use_keys(settings, [NEW, settings.SECRET_KEY])
+    # The device was enrolled under the suite's key. Listing a new key in front of it must not
+    # lock the user out.
+    enrolled_under = settings.MFA["ENCRYPTION_KEYS"][0]
+    use_keys(settings, [NEW, enrolled_under])
     token = mfa_token(api, user_with_mfa.email)
     r = verify_login(api, token, totp_now(user_with_mfa.secret, clock.now))
     assert r.status_code == 200, r.content
 
 
 def test_device_secret_rotated_in_place_works_under_the_new_key_alone(settings, api, user_with_mfa, clock):
-    use_keys(settings, [NEW, settings.SECRET_KEY])
+    use_keys(settings, [NEW, *settings.MFA["ENCRYPTION_KEYS"]])
     device = TOTPDevice.objects.get(user=user_with_mfa.user)
     TOTPDevice.objects.filter(pk=device.pk).update(encrypted_secret=crypto.rotate(device.encrypted_secret))
     use_keys(settings, [NEW])

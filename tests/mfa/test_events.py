@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
 from django.dispatch import Signal
 from django.urls import reverse
@@ -18,7 +19,7 @@ from rest_framework.test import APIClient
 
 from mfa import events, signals
 from mfa.events import UNKNOWN_CLIENT, emit
-from mfa.models import EventType, SecurityEvent
+from mfa.models import EventType, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, bearer, claims, enable_mfa, login, totp_now
 from tests.mfa.helpers import DISABLE, EVENTS, RECOVERY_CODES, mfa_token, verify_login, wrong_code
 
@@ -28,7 +29,7 @@ AGENT = "EventsTest/1.0 (X11)"
 IP = "198.51.100.23"
 SIGNALS = [
     "mfa_enabled", "mfa_disabled", "mfa_failed", "mfa_locked",
-    "recovery_code_used", "recovery_codes_regenerated",
+    "recovery_code_used", "recovery_codes_regenerated", "mfa_secret_unreadable",
 ]
 
 
@@ -75,6 +76,13 @@ def run_every_event(user, clock):
     assert r.status_code == 200, r.content
     new_codes = r.json()["recovery_codes"]
     assert api.delete(reverse("mfa:sessions-detail", kwargs={"pk": recovery_session})).status_code == 204
+    # The stored secret encrypted with a key the site no longer has: a TOTP code cannot be checked.
+    device = TOTPDevice.objects.filter(user=user)
+    stored = device.get().encrypted_secret
+    device.update(encrypted_secret=Fernet(Fernet.generate_key()).encrypt(mfa.secret.encode()).decode())
+    r = verify_login(client(), mfa_token(client(), mfa.email), totp_now(mfa.secret, clock.now))
+    assert r.status_code == 503, r.content
+    device.update(encrypted_secret=stored)
     clock.advance(30)
     r = api.post(DISABLE, {"password": PASSWORD, "code": totp_now(mfa.secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content

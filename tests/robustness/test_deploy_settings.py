@@ -10,6 +10,8 @@ import secrets
 import subprocess
 import sys
 
+from cryptography.fernet import Fernet
+
 from tests.live import ROOT
 
 
@@ -24,6 +26,7 @@ def production_env(**extra: str) -> dict[str, str]:
         DEBUG="0",
         SECRET_KEY=secrets.token_urlsafe(50),
         JWT_SIGNING_KEY=secrets.token_urlsafe(48),
+        MFA_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="auth.example.com",
         # checks never connect; the URL only selects the backend's apps and settings
         DATABASE_URL="sqlite:////tmp/authsite-deploy-check.sqlite3" if suite_db.startswith(("sqlite", "postgres"))
