@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts import views as account_views
 from accounts.views import RegisterView
 from authsite import views
 
@@ -19,6 +20,8 @@ if getattr(settings, "BENCH_ENDPOINTS", False):
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="mfa_pages:home", permanent=False)),
+    # Before mfa's pages: authsite's own sign-up page shares their address space.
+    path("account/signup/", account_views.signup, name="signup"),
     path("account/", include("mfa.pages_urls")),
     path("admin/", admin.site.urls),
     re_path(r"^api/auth/register/?$", RegisterView.as_view(), name="register"),

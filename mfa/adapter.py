@@ -127,6 +127,22 @@ class DefaultMFAAdapter:
             return user.groups.filter(name__in=list(rule)).exists()
         return False
 
+    # --- Links the pages offer -----------------------------------------------------------------
+
+    def get_signup_url(self) -> str | None:
+        """Where "Create an account" on the sign-in page leads: MFA["SIGNUP_URL"] (a URL name or a
+        path), else the URL named "signup" if the site has one, else no link (mfa itself does not
+        create accounts)."""
+        from django.urls import NoReverseMatch, reverse
+
+        target = mfa_settings.SIGNUP_URL or "signup"
+        if isinstance(target, str) and target.startswith("/"):
+            return target
+        try:
+            return reverse(target)
+        except NoReverseMatch:
+            return None
+
     # --- What authenticator apps show ------------------------------------------------------------
 
     def get_issuer(self, user: Any) -> str:

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # user's date_joined.
     "REQUIRED_GRACE_DAYS": 0,
     "REQUIRED_SINCE": None,
+    # "Create an account" on the sign-in page: a URL name or path; None: the URL named "signup" if
+    # the site has one, else no link.
+    "SIGNUP_URL": None,
     # Dotted path of the adapter class (mfa.adapter.DefaultMFAAdapter) a host may subclass.
     "ADAPTER": "mfa.adapter.DefaultMFAAdapter",
 }

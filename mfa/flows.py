@@ -70,7 +70,8 @@ def password_login(
 
 def _secret_of(device: TOTPDevice, *, client: ClientInfo) -> str:
     """The device's TOTP secret; when it cannot be decrypted, a ``mfa_secret_unreadable`` event
-    (for the admin) before SecretUnavailable goes on. The user's failure count is left alone."""
+    (for the admin) before SecretUnavailable goes on (the caller gives back the claimed attempt:
+    the user's failure count is left as it was)."""
     try:
         return totp.device_secret(device)
     except SecretUnavailable as exc:
@@ -97,9 +98,12 @@ def _verify_second_factor(
             raise TOTPDisabled()
         # An unreadable secret raises SecretUnavailable here; a recovery code (below) needs no
         # secret, so it still works for that user.
-        step = totp.matching_step(
-            _secret_of(device, client=client), six, now=now, after_step=device.last_step
-        )
+        try:
+            secret = _secret_of(device, client=client)
+        except SecretUnavailable:
+            lockout.release_claim(device, failures)
+            raise
+        step = totp.matching_step(secret, six, now=now, after_step=device.last_step)
         if step is not None and totp.accept_step(device, step, now=now):
             return [AMR.OTP]
         lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
@@ -218,13 +222,14 @@ def confirm_setup(
     if device is None or device.setup_at + mfa_settings.ENROLMENT_LIFETIME <= now:
         raise NoPendingSetup()
     device.user = user
-    lockout.claim_attempt(device, now=now)
+    failures = lockout.claim_attempt(device, now=now)
     six = totp.normalize_code(code)
     step = None
     if six is not None:
         try:
             secret = _secret_of(device, client=client)
         except SecretUnavailable:
+            lockout.release_claim(device, failures)
             # Only a pending secret is lost: a new setup (mfa/setup, the enrol page) replaces it.
             raise NoPendingSetup() from None
         step = totp.matching_step(secret, six, now=now, after_step=device.last_step)

@@ -83,6 +83,15 @@ def claim_attempt(device: TOTPDevice, *, now: datetime) -> int:
     raise LockedOut(1)
 
 
+def release_claim(device: TOTPDevice, failures_before: int) -> None:
+    """Give back an attempt claimed for a code that could not be evaluated at all (the secret is
+    unreadable: the server's fault, not a guess). Only if nothing else was counted since."""
+    if TOTPDevice.objects.filter(pk=device.pk, failure_count=failures_before + 1).update(
+        failure_count=failures_before, locked_until=None
+    ):
+        device.failure_count, device.locked_until = failures_before, None
+
+
 def record_failure(device: TOTPDevice, *, now: datetime, client: ClientInfo, method: str) -> int:
     """Report a wrong code whose attempt ``claim_attempt`` already counted: the ``mfa_failed``
     event, and ``mfa_locked`` (with the owner told once per streak) when it locked the user.

@@ -59,6 +59,11 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self) -> str:
         return _home()
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["signup_url"] = get_adapter().get_signup_url()
+        return context
+
     def form_invalid(self, form: Any) -> HttpResponse:
         locked = getattr(form, "locked", None)
         if locked is None:

@@ -18,6 +18,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from mfa import events, signals
+from mfa.conf import mfa_settings
 from mfa.events import UNKNOWN_CLIENT, emit
 from mfa.models import EventType, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, bearer, claims, enable_mfa, login, totp_now
@@ -61,7 +62,9 @@ def run_every_event(user, clock):
     ends, enable, fail into a lockout, use a recovery code, regenerate, end a session by id,
     disable, reuse a refresh token. Returns the user's MFA state and every code seen on the way."""
     api = client()
-    assert login(api, user.email, "wrong password!").status_code == 401
+    for _ in range(mfa_settings.PASSWORD_LOCKOUT_THRESHOLD):  # the last one starts a backoff
+        assert login(api, user.email, "wrong password!").status_code == 401
+    clock.advance(31)
     assert login(api, user.email).status_code == 200  # a session that enabling MFA ends
     mfa = enable_mfa(api, user, clock)
     clock.advance(30)
@@ -76,6 +79,9 @@ def run_every_event(user, clock):
     assert r.status_code == 200, r.content
     new_codes = r.json()["recovery_codes"]
     assert api.delete(reverse("mfa:sessions-detail", kwargs={"pk": recovery_session})).status_code == 204
+    clock.advance(30)
+    r = api.post(reverse("mfa:auth-reauthenticate"), {"code": totp_now(mfa.secret, clock.now)}, format="json")
+    assert r.status_code == 200, r.content
     # The stored secret encrypted with a key the site no longer has: a TOTP code cannot be checked.
     device = TOTPDevice.objects.filter(user=user)
     stored = device.get().encrypted_secret
