@@ -150,3 +150,29 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list:
             id="mfa.E004",
         )
     ]
+
+
+@register(Tags.security)
+def check_admin_login_gate(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.W003: the default admin site signs in with a form that skips the password gate (its
+    backoff, per-IP limit and events), e.g. a login_form set by the host."""
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    from django.contrib import admin
+
+    from mfa.pages.forms import PasswordLoginForm
+
+    form = admin.site.login_form
+    if form is not None and isinstance(form, type) and issubclass(form, PasswordLoginForm):
+        return []
+    return [
+        Warning(
+            "The admin login form does not go through mfa's password gate: guesses at staff "
+            "passwords there are not backed off, limited per IP or recorded.",
+            hint="Set admin.site.login_form (or your AdminSite's) to "
+            "mfa.pages.forms.AdminPasswordLoginForm, or a subclass of it.",
+            id="mfa.W003",
+        )
+    ]

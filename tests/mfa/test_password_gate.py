@@ -322,3 +322,28 @@ def test_security_events_are_read_only_in_the_admin(staff, api, user):
     changelist = reverse("admin:mfa_securityevent_changelist")
     browser.post(changelist, {"action": "delete_selected", "_selected_action": [str(event.pk)], "post": "yes"})
     assert SecurityEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_mfa_staff_meet_the_challenge_after_the_admin_password(api, make_user, clock):
+    from tests.helpers import enable_mfa
+
+    person = make_user("mfa-staff@example.com", is_staff=True, is_superuser=True)
+    mfa = enable_mfa(api, person, clock)
+    browser = Client()
+    admin_login(browser, person.email, PASSWORD)
+    assert "_auth_user_id" not in browser.session and "mfa.pending" in browser.session
+    r = browser.get("/admin/")
+    assert r.status_code == 302 and r["Location"].startswith(reverse("mfa_pages:challenge"))
+    clock.advance(30)
+    r = browser.post(reverse("mfa_pages:challenge"), {"code": totp_now(mfa.secret, clock.now), "next": "/admin/"})
+    assert r.status_code == 302 and browser.get("/admin/").status_code == 200
+
+
+def test_a_host_admin_form_that_skips_the_gate_is_reported(monkeypatch):
+    from django.contrib.admin.forms import AdminAuthenticationForm
+
+    from mfa.checks import check_admin_login_gate
+
+    assert check_admin_login_gate() == []
+    monkeypatch.setattr(admin_site, "login_form", AdminAuthenticationForm)
+    assert [m.id for m in check_admin_login_gate()] == ["mfa.W003"]
