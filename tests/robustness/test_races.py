@@ -166,16 +166,10 @@ def test_concurrent_wrong_codes_are_all_counted(live, client, db):
         assert device["locked_until"] is not None  # 5 or more failures start the backoff
 
 
-@pytest.mark.xfail(
-    reason="known: the live site here uses Django's file cache, whose incr() is a read then a write, "
-    "so concurrent failures can overwrite each other and a parallel guesser gets more than "
-    "PASSWORD_LOCKOUT_THRESHOLD tries (atomic on Redis; SECURITY.md, 'Not covered'); "
-    "timing-dependent, so it may also pass",
-    strict=False,
-)
 def test_concurrent_wrong_passwords_all_count_towards_the_account_backoff(live, client):
     """12 wrong passwords at once for one account (the threshold is 10): the account must then be
-    backing off, so even the right password gets 429."""
+    backing off, so even the right password gets 429. The live site runs the default file cache,
+    which once lost concurrent counts; the backoff now counts in the database (issue 12)."""
     user = register(client)
     replies = _race_posts(live.url, reverse("mfa:auth-login"), [{"email": user.email, "password": "wrong password!"}] * 12)
     assert all(r.status in (401, 429) for r in replies), _codes(replies)
