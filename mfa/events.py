@@ -55,6 +55,9 @@ EVENTS: dict[EventType, EventSpec] = {
     EventType.REFRESH_REUSE: EventSpec(signals.refresh_reuse_detected, ("session_id",)),
     EventType.SESSION_REVOKED: EventSpec(signals.session_revoked, ("session_id", "reason")),
     EventType.SESSIONS_REVOKED: EventSpec(signals.session_revoked, ("session_id", "count", "reason")),
+    EventType.PASSWORD_RESET_REQUESTED: EventSpec(signals.password_reset_requested),
+    EventType.PASSWORD_RESET: EventSpec(signals.password_reset_completed),
+    EventType.PASSWORD_RESET_FAILED: EventSpec(signals.password_reset_failed),
 }
 
 

@@ -31,3 +31,11 @@ refresh_reuse_detected = Signal()
 # Sessions ended. Args: session_id, reason; when several ended at once, session_id is None and
 # count says how many.
 session_revoked = Signal()
+# A password reset email was asked for. ``user`` is the account when the address names one, else
+# None (the requester is told the same either way). Sent after the answer, by the worker thread.
+password_reset_requested = Signal()
+# A reset link set a new password: every session ended, the owner was notified.
+password_reset_completed = Signal()
+# A reset link was refused (wrong, used or expired token). ``user`` is the account its uid names,
+# else None.
+password_reset_failed = Signal()
