@@ -142,3 +142,13 @@ def wait_for_background() -> None:
     from mfa import background
 
     assert background.wait_idle(timeout=30), "mfa.background did not finish in time"
+
+
+class FailingEmailBackend:
+    """An EMAIL_BACKEND whose every send fails as an unreachable SMTP server would."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages) -> int:
+        raise ConnectionRefusedError("no mail server (test)")
