@@ -334,12 +334,15 @@ def reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpResponse:
             messages.success(request, _("Your password has been changed. Sign in with the new one."))
             return redirect(reverse("mfa_pages:login"))
     response = render(request, "mfa/password_reset_confirm.html", {"form": form}, status=status)
-    # The path holds the token: never send it on in a Referer.
-    response["Referrer-Policy"] = "no-referrer"
-    return response
+    return _no_token_in_referer(response)
 
 
 def _invalid_link(request: HttpRequest) -> HttpResponse:
-    response = render(request, "mfa/password_reset_invalid.html", status=400)
-    response["Referrer-Policy"] = "no-referrer"
+    return _no_token_in_referer(render(request, "mfa/password_reset_invalid.html", status=400))
+
+
+def _no_token_in_referer(response: HttpResponse) -> HttpResponse:
+    """The path holds the token: no Referer to other sites. Not "no-referrer": browsers then send
+    ``Origin: null`` with the form, which Django's CSRF check refuses."""
+    response["Referrer-Policy"] = "same-origin"
     return response

@@ -66,7 +66,7 @@ def test_the_page_limit_is_the_apis(client, settings):
 def test_the_link_sets_a_new_password_and_signs_nobody_in(client, user):
     path = emailed_link(client, user.email)
     page = client.get(path)
-    assert page.status_code == 200 and page["Referrer-Policy"] == "no-referrer"
+    assert page.status_code == 200 and page["Referrer-Policy"] == "same-origin"
     r = client.post(path, {"new_password1": NEW, "new_password2": NEW}, follow=True)
     assert r.redirect_chain[-1][0] == reverse("mfa_pages:login")
     assert "Your password has been changed" in r.content.decode()
