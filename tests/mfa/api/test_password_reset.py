@@ -343,3 +343,12 @@ def test_mfa_token_is_not_a_reset(api, user_with_mfa):
     uid = urlsafe_base64_encode(force_bytes(user_with_mfa.user.pk))
     assert confirm(api, uid, token).json()["code"] == "invalid_reset_token"
     assert login(api, user_with_mfa.email, PASSWORD).status_code == 200
+
+
+def test_without_site_url_the_answer_is_the_same_and_an_error_is_logged(api, user, settings, caplog):
+    settings.MFA = {**settings.MFA, "SITE_URL": None}
+    with caplog.at_level(logging.ERROR, logger="mfa.password_reset"):
+        r = ask(api, user.email)
+        assert reset_emails() == []
+    assert r.status_code == 202 and r.content == ask(api, "nobody@example.com").content
+    assert "cannot build a password reset link" in caplog.text and "SITE_URL" in caplog.text
