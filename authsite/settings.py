@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from authsite.env import database_from_url, env_bool, env_int, env_list, env_rate, env_str
+from authsite.env import database_from_url, env_bool, env_int, env_list, env_rate, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -211,7 +211,7 @@ X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 CSRF_FAILURE_VIEW = "authsite.views.csrf_failure"
 
-# --- Email (notifications of security events) -----------------------------------------------------
+# --- Email (security notifications, password reset links) -------------------------------------------
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.console.EmailBackend"
@@ -220,7 +220,20 @@ EMAIL_BACKEND = env_str(
 )
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# A hung mail server must not hold the background worker forever (Django's default: no timeout).
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+# Directory of the file backend (django.core.mail.backends.filebased.EmailBackend).
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AuthSite <no-reply@localhost>")
+
+# The site's own origin for links in emails (never taken from a request's Host header).
+SITE_URL = env_url("SITE_URL", "http://localhost:8000" if DEBUG else None)
+# Password reset links work for an hour: Django's default (3 days) is above the 24 hours NIST
+# SP 800-63B-4 allows a recovery code sent to an address of record.
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600)
 
 # --- Tokens and sessions ------------------------------------------------------------------------------
 ACCESS_TOKEN_LIFETIME = env_int("ACCESS_TOKEN_LIFETIME", 300)
@@ -259,7 +272,11 @@ MFA = {
         "login": env_rate("AUTH_IP_RATE_LOGIN", "30/min"),
         "refresh": env_rate("AUTH_IP_RATE_REFRESH", "60/min"),
         "code_failures": env_rate("AUTH_IP_RATE_CODE_FAILURES", "30/hour"),
+        "password_reset": env_rate("AUTH_IP_RATE_PASSWORD_RESET", "10/hour", multiples=True),
     },
+    # Reset requests per email address, known or not ("off" disables).
+    "PASSWORD_RESET_RATE": env_rate("PASSWORD_RESET_RATE", "5/10min", multiples=True),
+    "SITE_URL": SITE_URL,
     "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
     # Mandatory MFA: unset (optional), "staff", "all", or comma-separated group names.
     "REQUIRED": _mfa_required(env_str("MFA_REQUIRED")),

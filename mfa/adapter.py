@@ -45,6 +45,10 @@ class DefaultMFAAdapter:
         "mfa_already_enabled": _("MFA is already enabled. Disable it first to enrol a new authenticator."),
         "mfa_not_enabled": _("MFA is not enabled for this account."),
         "not_found": _("Not found."),
+        "invalid_reset_token": _(
+            "This password reset link is invalid, expired or already used. Ask for a new one."
+        ),
+        "password_reset_throttled": _("Too many password reset requests. Try again later."),
         # A browser half-way through signing in calls an API view.
         "mfa_required": _("Finish signing in with your second factor."),
         # IsMFAComplete and RecentSecondFactor refusals.
@@ -87,6 +91,7 @@ class DefaultMFAAdapter:
         "recovery_codes_regenerated": _("New recovery codes were created"),
         "mfa_locked": _("Several wrong two-factor codes were entered"),
         "login_locked": _("Several wrong passwords were entered for your account"),
+        "password_changed": _("Your password was changed"),
     }
 
     # --- Messages ---------------------------------------------------------------------------------
@@ -191,6 +196,38 @@ class DefaultMFAAdapter:
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [address])
         except OSError:
             logger.warning("could not send a notification email: %s", subject)
+
+
+    # --- Password reset -----------------------------------------------------------------------
+
+    def get_password_reset_url(self, uid: str, token: str) -> str:
+        """The absolute link of a reset email: MFA["SITE_URL"] (the configured origin, never a
+        request's Host header) and the path of the pages' reset confirm view. Raises
+        ImproperlyConfigured when SITE_URL is not set."""
+        from django.urls import reverse
+
+        base = mfa_settings.SITE_URL
+        if not base:
+            raise ImproperlyConfigured(
+                'MFA["SITE_URL"] is not set (authsite: the SITE_URL environment variable): reset '
+                "links need the site's own address."
+            )
+        path = reverse("mfa_pages:password_reset_confirm", kwargs={"uid": uid, "token": token})
+        return str(base).rstrip("/") + path
+
+    def send_password_reset(self, user: Any, address: str, url: str) -> None:
+        """Email the reset link to ``address``. A failure is logged, never raised: the request
+        was answered already, the same way for every address."""
+        minutes = max(1, int(getattr(settings, "PASSWORD_RESET_TIMEOUT", 3600)) // 60)
+        subject = gettext("Reset your password")
+        body = gettext(
+            "Someone asked to reset the password of your account %(account)s at %(site)s.\n\n"
+            "To choose a new password, open this link. It works once, for %(minutes)d minutes:\n\n"
+            "%(url)s\n\n"
+            "If you did not ask for this, ignore this email: your password stays as it is. "
+            "Your two-factor authentication stays on either way."
+        ) % {"account": address, "site": self.get_issuer(user), "minutes": minutes, "url": url}
+        self.send_notification(user, address, subject, body)
 
 
 def get_adapter() -> DefaultMFAAdapter:

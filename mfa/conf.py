@@ -48,7 +48,17 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_ABSOLUTE_LIFETIME": timedelta(days=7),
     "SESSION_IDLE_TIMEOUT": timedelta(hours=24),
     # Per-IP DRF throttle rates ("20/min"), None disables one.
-    "IP_RATES": {"register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour"},
+    "IP_RATES": {
+        "register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour",
+        # Password reset requests from one IP ("N/period", a multiple allowed: "10/hour", "5/10m").
+        "password_reset": "10/hour",
+    },
+    # Password reset requests for one email address, known or not ("5/10m": 5 per 10 minutes);
+    # None turns it off.
+    "PASSWORD_RESET_RATE": "5/10m",
+    # The site's own origin (scheme://host[:port]) that links in emails start with; never taken
+    # from a request's Host header. None: no reset email can be sent (an error is logged).
+    "SITE_URL": None,
     # Reverse proxies in front of the site whose X-Forwarded-For entries are trusted (0: none).
     "TRUSTED_PROXIES": 0,
     # Mandatory MFA: None (optional for everyone), "staff", "all", or a list of group names

@@ -125,3 +125,16 @@ class MFANotEnabled(MFAError):
 class SessionNotFound(MFAError):
     code = "not_found"
     status_code = HTTPStatus.NOT_FOUND
+
+
+class InvalidResetToken(MFAError):
+    """A password reset link that is wrong, used, expired, or names no (active) account."""
+
+    code = "invalid_reset_token"
+
+
+class PasswordResetThrottled(LockedOut):
+    """Too many password reset requests from this IP or for this address: wait ``retry_after``."""
+
+    code = "throttled"
+    message_key = "password_reset_throttled"

@@ -37,6 +37,9 @@ class EventType(models.TextChoices):
     SESSION_REVOKED = "session_revoked", _("Session ended")
     SESSIONS_REVOKED = "sessions_revoked", _("Sessions ended")
     MFA_SECRET_UNREADABLE = "mfa_secret_unreadable", _("Authenticator secret unreadable")
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
+    PASSWORD_RESET = "password_reset", _("Password reset")
+    PASSWORD_RESET_FAILED = "password_reset_failed", _("Invalid password reset link")
 
 
 class RevokeReason(models.TextChoices):
@@ -49,6 +52,7 @@ class RevokeReason(models.TextChoices):
     ADMIN_COMMAND = "admin_command", _("Ended by a management command")
     REFRESH_REUSE = "refresh_reuse", _("Refresh token reused")
     PASSWORD_CHANGED = "password_changed", _("Password changed")
+    PASSWORD_RESET = "password_reset", _("Password reset")
     USER_DEACTIVATED = "user_deactivated", _("Account deactivated")
     MFA_ENABLED = "mfa_enabled", _("Two-factor authentication turned on")
     MFA_DISABLED = "mfa_disabled", _("Two-factor authentication turned off")

@@ -40,3 +40,11 @@ session_revoked = Signal()
 # A TOTP code could not be checked: no configured encryption key decrypts the user's stored
 # secret (an admin must restore the old key). Args: reason (never the secret or the code).
 mfa_secret_unreadable = Signal()
+# A password reset email was asked for. ``user`` is the account when the address names one, else
+# None (the requester is told the same either way). Sent after the answer, by the worker thread.
+password_reset_requested = Signal()
+# A reset link set a new password: every session ended, the owner was notified.
+password_reset_completed = Signal()
+# A reset link was refused (wrong, used or expired token). ``user`` is the account its uid names,
+# else None.
+password_reset_failed = Signal()

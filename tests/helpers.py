@@ -124,3 +124,31 @@ def mfa_login(api: APIClient, mfa_user: MFAUser, clock: Clock, code: str | None 
     )
     assert r.status_code == 200, r.content
     return r.json()
+
+
+RESET_LINK = re.compile(r"https?://\S+/account/password/reset/([A-Za-z0-9_-]+)/([A-Za-z0-9-]+)/")
+
+
+def reset_link(body: str) -> tuple[str, str, str]:
+    """The one reset link of a reset email's text: (url, uid, token). Fails unless exactly one."""
+    found = RESET_LINK.findall(body)
+    urls = [m.group(0) for m in RESET_LINK.finditer(body)]
+    assert len(urls) == 1, body
+    return urls[0], found[0][0], found[0][1]
+
+
+def wait_for_background() -> None:
+    """Wait until the jobs queued after a response (mfa.background: reset emails) have run."""
+    from mfa import background
+
+    assert background.wait_idle(timeout=30), "mfa.background did not finish in time"
+
+
+class FailingEmailBackend:
+    """An EMAIL_BACKEND whose every send fails as an unreachable SMTP server would."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        pass
+
+    def send_messages(self, messages) -> int:
+        raise ConnectionRefusedError("no mail server (test)")

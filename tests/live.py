@@ -102,12 +102,15 @@ def live_site(
     ``threads`` None: gunicorn.conf.py's own default."""
     from tests.helpers import start_devdb, stop_devdb
 
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "PYTEST_"))}
     env.update(
         DEBUG="0", SECRET_KEY=LIVE_SECRET, JWT_SIGNING_KEY=LIVE_JWT_KEY, MFA_ENCRYPTION_KEYS=LIVE_MFA_KEY,
         SECURE_SSL_REDIRECT="0",
         SECURE_COOKIES="0", ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="authsite.settings",
+        # Links in emails (password reset) point at this site.
+        SITE_URL=f"http://127.0.0.1:{port}",
     )
     for name, value in (("GUNICORN_WORKERS", workers), ("GUNICORN_THREADS", threads)):
         if value is None:
@@ -134,7 +137,6 @@ def live_site(
             [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
             capture_output=True, timeout=180,
         )
-        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "authsite.wsgi:application", "-c", "gunicorn.conf.py",
              "-b", f"127.0.0.1:{port}"],

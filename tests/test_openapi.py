@@ -17,6 +17,7 @@ EXPECTED = [
     ("post", "mfa:mfa-setup"), ("post", "mfa:mfa-verify"),
     ("post", "mfa:mfa-login-verify"), ("post", "mfa:mfa-disable"),
     ("post", "mfa:mfa-recovery-codes"), ("get", "mfa:mfa-events"),
+    ("post", "mfa:password-reset"), ("post", "mfa:password-reset-confirm"),
 ]
 
 
@@ -64,7 +65,7 @@ def test_every_mfa_route_is_in_the_schema(schema):
                 route = route.replace("(?P<pk>[^/.]+)", "{id}").replace("(?P<pk>[^/]+)", "{id}")
                 assert route.rstrip("/") in documented, route
                 checked += 1
-    assert checked >= 13
+    assert checked >= 15
 
 
 def test_schema_and_swagger_ui_are_served(client):
@@ -73,3 +74,16 @@ def test_schema_and_swagger_ui_are_served(client):
     r = client.get(reverse("swagger-ui"))
     assert r.status_code == 200 and b"swagger-ui" in r.content
     assert b"cdn.jsdelivr" not in r.content and b"unpkg.com" not in r.content
+
+
+def test_password_reset_operations_are_unauthenticated_and_use_the_serializers(schema):
+    paths = {path.rstrip("/"): ops for path, ops in schema["paths"].items()}
+    reset = paths["/api/auth/password/reset"]["post"]
+    confirm = paths["/api/auth/password/reset/confirm"]["post"]
+    assert "bearerAuth" in str(paths["/api/auth/me"]["get"]["security"])
+    for op in (reset, confirm):
+        assert "bearerAuth" not in str(op.get("security"))
+    assert set(reset["responses"]) >= {"202", "400", "429"}
+    assert set(confirm["responses"]) >= {"204", "400"} and "200" not in confirm["responses"]
+    body = confirm["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][body]["properties"]) == {"uid", "token", "new_password"}

@@ -185,6 +185,45 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
     )(session_viewset)
 
 
+class ResetAcceptedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="The same text for every address, known or not")
+
+
+def document_password(password_viewset: type) -> None:
+    """Describe password/reset and password/reset/confirm (no authentication)."""
+    try:
+        from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+    except ImportError:  # drf-spectacular not installed: nothing to document
+        return
+
+    def err(description: str) -> Any:
+        return OpenApiResponse(ErrorSerializer, description=description)
+
+    extend_schema_view(
+        reset=extend_schema(
+            summary="Ask for a password reset email",
+            description="Always 202 with the same body: an account with this address (if any) is "
+                        "sent a single-use link after the answer.",
+            request=s.PasswordResetSerializer, auth=[],
+            responses={202: ResetAcceptedSerializer,
+                       400: OpenApiResponse(BAD_REQUEST_SCHEMA, description="Malformed input"),
+                       415: err("Content-Type is not application/json"),
+                       429: err("Too many requests from this IP or for this address (throttled); "
+                                "see Retry-After")},
+        ),
+        reset_confirm=extend_schema(
+            summary="Set a new password with a reset link's uid and token",
+            description="Ends every session of the account; MFA stays on; returns no tokens.",
+            request=s.PasswordResetConfirmSerializer, auth=[],
+            responses={204: None,
+                       400: OpenApiResponse(BAD_REQUEST_SCHEMA, description="invalid_reset_token "
+                                            "(wrong, used or expired link) or field errors "
+                                            "(new_password refused by the password validators)"),
+                       415: err("Content-Type is not application/json")},
+        ),
+    )(password_viewset)
+
+
 try:  # register the Bearer scheme of mfa's authentication class with drf-spectacular
     from drf_spectacular.extensions import OpenApiAuthenticationExtension
 

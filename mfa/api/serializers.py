@@ -143,6 +143,28 @@ class RefreshSerializer(serializers.Serializer):
     refresh = StrictCharField(max_length=4096)
 
 
+class StrictEmailField(serializers.EmailField):
+    """An email address given as a JSON string (a number or a list is refused, not converted)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PasswordResetSerializer(serializers.Serializer):
+    email = StrictEmailField(max_length=254)
+
+
+class PasswordResetConfirmSerializer(serializers.Serializer):
+    """``uid`` and ``token`` as the reset link carries them (any string: a wrong, empty or overlong
+    one is ``invalid_reset_token``, not a field error), and the new password."""
+
+    uid = StrictCharField(allow_blank=True, trim_whitespace=False, help_text=_("From the reset link"))
+    token = StrictCharField(allow_blank=True, trim_whitespace=False, help_text=_("From the reset link"))
+    new_password = PasswordField()
+
+
 class EmptySerializer(serializers.Serializer):
     pass
 

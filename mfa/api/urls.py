@@ -1,12 +1,13 @@
 """``path("api/auth/", include("mfa.urls"))``: login, the MFA endpoints, tokens and sessions.
 
 Paths take no trailing slash (``login``), and one is tolerated (``login/``). URL names are in the
-``mfa`` namespace: ``mfa:auth-login``, ``mfa:mfa-login-verify``, ``mfa:sessions-detail``, ...
+``mfa`` namespace: ``mfa:auth-login``, ``mfa:mfa-login-verify``, ``mfa:sessions-detail``,
+``mfa:password-reset``, ``mfa:password-reset-confirm``, ...
 """
 
 from rest_framework.routers import SimpleRouter
 
-from mfa.api.views import AuthViewSet, MFAViewSet, SessionViewSet
+from mfa.api.views import AuthViewSet, MFAViewSet, PasswordViewSet, SessionViewSet
 
 app_name = "mfa"
 
@@ -14,6 +15,7 @@ router = SimpleRouter(trailing_slash=False)
 router.trailing_slash = "/?"
 router.register("mfa", MFAViewSet, basename="mfa")
 router.register("sessions", SessionViewSet, basename="sessions")
+router.register("password", PasswordViewSet, basename="password")
 router.register("", AuthViewSet, basename="auth")
 
 urlpatterns = router.urls

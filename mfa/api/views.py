@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework import status, viewsets
@@ -17,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mfa import factors, flows, sessions
+from mfa import factors, flows, password_reset, sessions
 from mfa.api import openapi, serializers
 from mfa.api.authentication import SessionJWTAuthentication
 from mfa.api.exception_handler import api_exception_handler
@@ -274,4 +275,38 @@ class MFAViewSet(BaseViewSet):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
+class PasswordViewSet(BaseViewSet):
+    """password/reset (ask for an email with a link), password/reset/confirm (use it)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @action(detail=False, methods=["post"], serializer_class=serializers.PasswordResetSerializer)
+    def reset(self, request: Request) -> Response:
+        data = self.validated(request)
+        password_reset.request_reset(data["email"], now=timezone.now(), client=client_info(request))
+        # The same bytes for every address: the email (if any) is sent after this answer.
+        return Response({"detail": password_reset_accepted_message()}, status=status.HTTP_202_ACCEPTED)
+
+    @action(
+        detail=False, methods=["post"], url_path="reset/confirm",
+        serializer_class=serializers.PasswordResetConfirmSerializer,
+    )
+    def reset_confirm(self, request: Request) -> Response:
+        data = self.validated(request)
+        try:
+            password_reset.confirm_reset(
+                data["uid"], data["token"], data["new_password"], now=timezone.now(),
+                client=client_info(request),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError({"new_password": list(exc.messages)}) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def password_reset_accepted_message() -> str:
+    return _("If an account uses this address, an email with a link to reset its password is on its way.")
+
+
 openapi.document(AuthViewSet, MFAViewSet, SessionViewSet)
+openapi.document_password(PasswordViewSet)

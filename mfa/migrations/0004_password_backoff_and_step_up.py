@@ -1,5 +1,6 @@
-# The database-kept password backoff (issue 12: one gate for every door) and the session's own
-# second-factor time (step-up). Sessions that gave a second factor at login get it backfilled.
+# Issue 12: the database-kept password backoff (one gate for every door), the session's own
+# second-factor time (step-up; sessions whose login gave a second factor get it backfilled), and
+# the new event types and revoke reasons (choices only, no SQL).
 
 import django.utils.timezone
 import mfa.indexes
@@ -31,9 +32,14 @@ class Migration(migrations.Migration):
             field=models.DateTimeField(blank=True, null=True, verbose_name='second factor given at'),
         ),
         migrations.AlterField(
+            model_name='authsession',
+            name='revoke_reason',
+            field=models.CharField(blank=True, choices=[('logout', 'Signed out'), ('logout_all', 'Signed out everywhere'), ('revoked', 'Ended by the user'), ('admin', 'Revoked in the admin'), ('admin_command', 'Ended by a management command'), ('refresh_reuse', 'Refresh token reused'), ('password_changed', 'Password changed'), ('password_reset', 'Password reset'), ('user_deactivated', 'Account deactivated'), ('mfa_enabled', 'Two-factor authentication turned on'), ('mfa_disabled', 'Two-factor authentication turned off'), ('mfa_reset', 'Two-factor authentication reset by an admin')], default='', max_length=32, verbose_name='revoke reason'),
+        ),
+        migrations.AlterField(
             model_name='securityevent',
             name='type',
-            field=models.CharField(choices=[('login', 'Signed in'), ('login_failed', 'Failed sign-in'), ('login_locked', 'Sign-in backed off'), ('mfa_enabled', 'Two-factor authentication turned on'), ('mfa_disabled', 'Two-factor authentication turned off'), ('mfa_failed', 'Wrong code'), ('mfa_locked', 'Code entry locked'), ('recovery_code_used', 'Recovery code used'), ('recovery_codes_regenerated', 'New recovery codes'), ('refresh_reuse', 'Refresh token reused'), ('session_revoked', 'Session ended'), ('sessions_revoked', 'Sessions ended')], max_length=40, verbose_name='type'),
+            field=models.CharField(choices=[('login', 'Signed in'), ('login_failed', 'Failed sign-in'), ('login_locked', 'Sign-in backed off'), ('mfa_enabled', 'Two-factor authentication turned on'), ('mfa_disabled', 'Two-factor authentication turned off'), ('mfa_failed', 'Wrong code'), ('mfa_locked', 'Code entry locked'), ('reauthenticated', 'Identity confirmed again'), ('recovery_code_used', 'Recovery code used'), ('recovery_codes_regenerated', 'New recovery codes'), ('refresh_reuse', 'Refresh token reused'), ('session_revoked', 'Session ended'), ('sessions_revoked', 'Sessions ended'), ('mfa_secret_unreadable', 'Authenticator secret unreadable'), ('password_reset_requested', 'Password reset requested'), ('password_reset', 'Password reset'), ('password_reset_failed', 'Invalid password reset link')], max_length=40, verbose_name='type'),
         ),
         migrations.CreateModel(
             name='PasswordBackoff',

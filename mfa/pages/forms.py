@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django import forms
@@ -97,3 +98,32 @@ class DisableForm(CodeForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     field_order = ["password", "code"]
+
+
+class PasswordResetRequestForm(forms.Form):
+    email = forms.EmailField(
+        label=_("Email"), max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+
+class SetNewPasswordForm(forms.Form):
+    """The new password twice. Checked by mfa.passwords (normalised, then Django's validators)
+    when the reset is confirmed; here only that both entries match."""
+
+    new_password1 = forms.CharField(
+        label=_("New password"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password", "autofocus": True}),
+    )
+    new_password2 = forms.CharField(
+        label=_("New password again"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        first, second = data.get("new_password1"), data.get("new_password2")
+        if first and second and unicodedata.normalize("NFC", first) != unicodedata.normalize("NFC", second):
+            mismatch = forms.ValidationError(_("The two passwords differ."), code="mismatch")
+            self.add_error("new_password2", mismatch)
+        return data

@@ -1,4 +1,4 @@
-"""Browser pages: sign in, the MFA challenge, enrolment, recovery codes, disable, sessions.
+"""Browser pages: sign in, the MFA challenge, enrolment, recovery codes, disable, sessions, password reset.
 
 Plain Django templates, CSRF-protected, usable without JavaScript. Each view is thin: it calls
 mfa.flows / mfa.sessions like the API does (the sign-in form too: mfa.pages.forms).
@@ -12,9 +12,10 @@ from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,13 +25,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mfa import factors, flows, sessions
+from mfa import factors, flows, password_reset, sessions
 from mfa.adapter import get_adapter
-from mfa.exceptions import LockedOut, MFAError, SecretUnavailable
+from mfa.exceptions import InvalidResetToken, LockedOut, MFAError, SecretUnavailable
 from mfa.http import client_info
 from mfa.methods import totp
 from mfa.models import RevokeReason
-from mfa.pages.forms import CodeForm, DisableForm, EnrolForm, PasswordLoginForm
+from mfa.pages.forms import (
+    CodeForm,
+    DisableForm,
+    EnrolForm,
+    PasswordLoginForm,
+    PasswordResetRequestForm,
+    SetNewPasswordForm,
+)
 from mfa.pages.middleware import mfa_enrolment_view, mfa_exempt
 from mfa.pages.state import SID_KEY, pending_login, pending_user
 from mfa.tokens import AMR
@@ -268,3 +276,78 @@ def end_session(request: HttpRequest, session_id: str) -> HttpResponse:
     else:
         messages.success(request, _("The session has ended."))
     return redirect(reverse("mfa_pages:sessions"))
+
+
+# --- Password reset (the API's rules: mfa.password_reset) -------------------------------------------
+
+
+@mfa_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reset_request(request: HttpRequest) -> HttpResponse:
+    """"Forgot your password?": an email address, then the same "check your email" page for
+    every address; the per-IP and per-address limits answer 429 here too."""
+    form = PasswordResetRequestForm(request.POST or None)
+    if request.method == "POST":
+        if not form.is_valid():
+            return render(request, "mfa/password_reset.html", {"form": form}, status=400)
+        try:
+            password_reset.request_reset(
+                form.cleaned_data["email"], now=timezone.now(), client=client_info(request)
+            )
+        except LockedOut as exc:
+            form.add_error(None, get_adapter().get_error_message("password_reset_throttled"))
+            response = render(request, "mfa/password_reset.html", {"form": form}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
+        return redirect(reverse("mfa_pages:password_reset_done"))
+    return render(request, "mfa/password_reset.html", {"form": form})
+
+
+@mfa_exempt
+@never_cache
+def reset_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "mfa/password_reset_done.html")
+
+
+@mfa_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def reset_confirm(request: HttpRequest, uid: str, token: str) -> HttpResponse:
+    """The link of the reset email: the new password twice. Success signs nobody in (a browser
+    that was signed in is signed out) and goes to the sign-in page."""
+    now = timezone.now()
+    form = SetNewPasswordForm(request.POST or None)
+    status = 200
+    if request.method == "GET":
+        if password_reset.user_for_link(uid, token, now=now) is None:
+            return _invalid_link(request)
+    elif not form.is_valid():
+        status = 400
+    else:
+        try:
+            password_reset.confirm_reset(
+                uid, token, form.cleaned_data["new_password1"], now=now, client=client_info(request)
+            )
+        except InvalidResetToken:
+            return _invalid_link(request)
+        except ValidationError as exc:
+            form.add_error("new_password1", exc)
+            status = 400
+        else:
+            logout(request)  # whoever was signed in here, and any unfinished sign-in
+            messages.success(request, _("Your password has been changed. Sign in with the new one."))
+            return redirect(reverse("mfa_pages:login"))
+    response = render(request, "mfa/password_reset_confirm.html", {"form": form}, status=status)
+    return _no_token_in_referer(response)
+
+
+def _invalid_link(request: HttpRequest) -> HttpResponse:
+    return _no_token_in_referer(render(request, "mfa/password_reset_invalid.html", status=400))
+
+
+def _no_token_in_referer(response: HttpResponse) -> HttpResponse:
+    """The path holds the token: no Referer to other sites. Not "no-referrer": browsers then send
+    ``Origin: null`` with the form, which Django's CSRF check refuses."""
+    response["Referrer-Policy"] = "same-origin"
+    return response

@@ -26,6 +26,9 @@ SITE_VARS = {
     "AUTHSITE_TEST_DB_FROM_FIXTURE", "TRUST_X_FORWARDED_PROTO", "SECURE_HSTS_SECONDS",
     "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "CSRF_TRUSTED_ORIGINS", "TRUSTED_PROXIES",
     "SECRET_KEY_FALLBACKS",
+    "SITE_URL", "PASSWORD_RESET_TIMEOUT", "PASSWORD_RESET_RATE", "AUTH_IP_RATE_PASSWORD_RESET",
+    "EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
+    "EMAIL_FILE_PATH", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL",
 }
 
 READ_SETTINGS = """
@@ -351,3 +354,78 @@ def test_database_from_url_postgres_decodes_credentials():
 def test_database_from_url_refuses_unsupported_schemes(url):
     with pytest.raises(ImproperlyConfigured, match="DATABASE_URL"):
         env.database_from_url(url, base_dir="/srv")
+
+
+# --- Email, SITE_URL, password reset ------------------------------------------------------------------
+
+READ_EMAIL_SETTINGS = """
+import json
+from django.conf import settings
+names = ["EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD",
+         "EMAIL_USE_TLS", "EMAIL_FILE_PATH", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL", "SITE_URL",
+         "PASSWORD_RESET_TIMEOUT"]
+out = {name: getattr(settings, name) for name in names}
+out["MFA_SITE_URL"] = settings.MFA["SITE_URL"]
+out["RESET_RATE"] = settings.MFA["PASSWORD_RESET_RATE"]
+out["RESET_IP_RATE"] = settings.MFA["IP_RATES"]["password_reset"]
+print(json.dumps(out, default=str))
+"""
+
+
+def email_settings(**variables: str) -> dict:
+    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
+    environ.update(DJANGO_SETTINGS_MODULE="authsite.settings", **variables)
+    proc = subprocess.run([sys.executable, "-c", READ_EMAIL_SETTINGS], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_email_settings_come_from_the_environment(tmp_path):
+    s = email_settings(
+        **PRODUCTION, EMAIL_BACKEND="django.core.mail.backends.filebased.EmailBackend",
+        EMAIL_HOST="smtp.example.org", EMAIL_PORT="587", EMAIL_HOST_USER="mailer",
+        EMAIL_HOST_PASSWORD="s3cret", EMAIL_USE_TLS="1", EMAIL_FILE_PATH=str(tmp_path),
+        DEFAULT_FROM_EMAIL="Accounts <accounts@example.org>", SITE_URL="https://accounts.example.org/",
+        PASSWORD_RESET_RATE="3/15min", AUTH_IP_RATE_PASSWORD_RESET="off",
+    )
+    assert s["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend"
+    assert (s["EMAIL_HOST"], s["EMAIL_PORT"], s["EMAIL_HOST_USER"], s["EMAIL_HOST_PASSWORD"]) == (
+        "smtp.example.org", 587, "mailer", "s3cret"
+    )
+    assert s["EMAIL_USE_TLS"] is True and s["EMAIL_FILE_PATH"] == str(tmp_path)
+    assert s["DEFAULT_FROM_EMAIL"] == "Accounts <accounts@example.org>"
+    assert s["SITE_URL"] == s["MFA_SITE_URL"] == "https://accounts.example.org"
+    assert s["RESET_RATE"] == "3/15min" and s["RESET_IP_RATE"] is None
+
+
+def test_email_and_reset_defaults():
+    production = email_settings(**PRODUCTION)
+    assert production["EMAIL_BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert production["EMAIL_USE_TLS"] is False and production["EMAIL_TIMEOUT"] == 10
+    assert production["SITE_URL"] is None  # never guessed from a Host header
+    assert production["PASSWORD_RESET_TIMEOUT"] == 3600
+    assert production["RESET_RATE"] == "5/10min" and production["RESET_IP_RATE"] == "10/hour"
+    debug = email_settings(DEBUG="1")
+    assert debug["EMAIL_BACKEND"] == "django.core.mail.backends.console.EmailBackend"
+    assert debug["SITE_URL"] == "http://localhost:8000"
+
+
+@pytest.mark.parametrize("value", ["example.org", "ftp://example.org", "https://", "https://x.org/?a=1"])
+def test_site_url_must_be_an_http_origin(value):
+    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
+    environ.update(DJANGO_SETTINGS_MODULE="authsite.settings", SITE_URL=value, **PRODUCTION)
+    proc = subprocess.run([sys.executable, "-c", READ_EMAIL_SETTINGS], cwd=ROOT, env=environ,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0 and "SITE_URL must be like" in proc.stderr
+
+
+def test_env_rate_with_multiples(monkeypatch):
+    monkeypatch.setenv("R", "5/10min")
+    assert env.env_rate("R", "1/min", multiples=True) == "5/10min"
+    with pytest.raises(ImproperlyConfigured):
+        env.env_rate("R", "1/min")  # DRF's own rates take no multiple
+    for bad in ("5/0min", "5/10x", "x/10m"):
+        monkeypatch.setenv("R", bad)
+        with pytest.raises(ImproperlyConfigured):
+            env.env_rate("R", "1/min", multiples=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
+from django.core import mail
 from django.dispatch import Signal
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -21,7 +22,16 @@ from mfa import events, signals
 from mfa.conf import mfa_settings
 from mfa.events import UNKNOWN_CLIENT, emit
 from mfa.models import EventType, SecurityEvent, TOTPDevice
-from tests.helpers import PASSWORD, bearer, claims, enable_mfa, login, totp_now
+from tests.helpers import (
+    PASSWORD,
+    bearer,
+    claims,
+    enable_mfa,
+    login,
+    reset_link,
+    totp_now,
+    wait_for_background,
+)
 from tests.mfa.helpers import DISABLE, EVENTS, RECOVERY_CODES, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +70,8 @@ def client() -> APIClient:
 def run_every_event(user, clock):
     """Cause every event type at least once: a wrong password, a login whose session enrolment
     ends, enable, fail into a lockout, use a recovery code, regenerate, end a session by id,
-    disable, reuse a refresh token. Returns the user's MFA state and every code seen on the way."""
+    disable, reuse a refresh token, ask for a password reset, use a wrong link, then the right one.
+    Returns the user's MFA state and every code seen on the way."""
     api = client()
     for _ in range(mfa_settings.PASSWORD_LOCKOUT_THRESHOLD):  # the last one starts a backoff
         assert login(api, user.email, "wrong password!").status_code == 401
@@ -95,6 +106,15 @@ def run_every_event(user, clock):
     api.credentials()
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": mfa.refresh}, format="json").status_code == 200
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": mfa.refresh}, format="json").status_code == 401
+    assert api.post(reverse("mfa:password-reset"), {"email": user.email}, format="json").status_code == 202
+    wait_for_background()
+    _url, uid, token = reset_link(mail.outbox[-1].body)
+    confirm = reverse("mfa:password-reset-confirm")
+    wrong = token[:-1] + ("0" if token[-1] != "0" else "1")
+    r = api.post(confirm, {"uid": uid, "token": wrong, "new_password": "a new long passphrase"}, format="json")
+    assert r.status_code == 400, r.content
+    r = api.post(confirm, {"uid": uid, "token": token, "new_password": "a new long passphrase"}, format="json")
+    assert r.status_code == 204, r.content
     return mfa, mfa.recovery_codes + new_codes
 
 

@@ -26,6 +26,8 @@ LIVE_ENV = {
     "AUTH_IP_RATE_REGISTER": "off",
     "AUTH_IP_RATE_REFRESH": "off",
     "AUTH_IP_RATE_CODE_FAILURES": "off",
+    "AUTH_IP_RATE_PASSWORD_RESET": "off",
+    "PASSWORD_RESET_RATE": "off",
     "ACCESS_TOKEN_LIFETIME": "3600",
 }
 

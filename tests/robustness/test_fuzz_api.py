@@ -54,7 +54,7 @@ OPERATIONS = [
     ("POST", "mfa:auth-logout"), ("POST", "mfa:auth-logout-all"), ("GET", "mfa:sessions-list"),
     ("DELETE", "mfa:sessions-detail"), ("POST", "mfa:mfa-setup"), ("POST", "mfa:mfa-verify"),
     ("POST", "mfa:mfa-login-verify"), ("POST", "mfa:mfa-disable"), ("POST", "mfa:mfa-recovery-codes"),
-    ("GET", "mfa:mfa-events"),
+    ("GET", "mfa:mfa-events"), ("POST", "mfa:password-reset"), ("POST", "mfa:password-reset-confirm"),
 ]
 
 

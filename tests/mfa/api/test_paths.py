@@ -28,6 +28,8 @@ PATHS = [
     ("mfa:mfa-events", {}, "/api/auth/mfa/events"),
     ("mfa:sessions-list", {}, "/api/auth/sessions"),
     ("mfa:sessions-detail", {"pk": SESSION_ID}, f"/api/auth/sessions/{SESSION_ID}"),
+    ("mfa:password-reset", {}, "/api/auth/password/reset"),
+    ("mfa:password-reset-confirm", {}, "/api/auth/password/reset/confirm"),
     ("register", {}, "/api/auth/register"),
     ("schema", {}, "/api/schema/"),
     ("swagger-ui", {}, "/api/docs/"),
@@ -40,6 +42,10 @@ PATHS = [
     ("mfa_pages:disable", {}, "/account/disable/"),
     ("mfa_pages:sessions", {}, "/account/sessions/"),
     ("mfa_pages:end_session", {"session_id": SESSION_ID}, f"/account/sessions/{SESSION_ID}/end/"),
+    ("mfa_pages:password_reset", {}, "/account/password/reset/"),
+    ("mfa_pages:password_reset_done", {}, "/account/password/reset/sent/"),
+    ("mfa_pages:password_reset_confirm", {"uid": "MQ", "token": "cv4k2-0a1b2c3d4e5f"},
+     "/account/password/reset/MQ/cv4k2-0a1b2c3d4e5f/"),
 ]
 # The API's paths take no trailing slash and tolerate one (mfa.urls).
 WITHOUT_SLASH = [entry for entry in PATHS if not entry[2].endswith("/")]
