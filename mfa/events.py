@@ -58,6 +58,7 @@ EVENTS: dict[EventType, EventSpec] = {
     EventType.SESSION_REVOKED: EventSpec(signals.session_revoked, ("session_id", "reason")),
     EventType.SESSIONS_REVOKED: EventSpec(signals.session_revoked, ("session_id", "count", "reason")),
     EventType.MFA_SECRET_UNREADABLE: EventSpec(signals.mfa_secret_unreadable, ("reason",)),
+    EventType.PASSWORD_CHANGED: EventSpec(signals.password_changed),
     EventType.PASSWORD_RESET_REQUESTED: EventSpec(signals.password_reset_requested),
     EventType.PASSWORD_RESET: EventSpec(signals.password_reset_completed),
     EventType.PASSWORD_RESET_FAILED: EventSpec(signals.password_reset_failed),

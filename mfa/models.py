@@ -37,6 +37,7 @@ class EventType(models.TextChoices):
     SESSION_REVOKED = "session_revoked", _("Session ended")
     SESSIONS_REVOKED = "sessions_revoked", _("Sessions ended")
     MFA_SECRET_UNREADABLE = "mfa_secret_unreadable", _("Authenticator secret unreadable")
+    PASSWORD_CHANGED = "password_changed", _("Password changed")
     PASSWORD_RESET_REQUESTED = "password_reset_requested", _("Password reset requested")
     PASSWORD_RESET = "password_reset", _("Password reset")
     PASSWORD_RESET_FAILED = "password_reset_failed", _("Invalid password reset link")

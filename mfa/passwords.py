@@ -1,4 +1,4 @@
-"""Setting a user's password: the one write behind a password reset (and a password change).
+"""Setting a user's password: the one write behind a password reset and a password change.
 
 The new password is NFC-normalised (NIST SP 800-63B-4 3.1.1.2: Unicode passwords normalised
 before hashing, so the same characters typed on another keyboard still match) and checked by
@@ -16,11 +16,11 @@ from typing import Any
 
 from django.contrib.auth import password_validation
 
-from mfa import sessions
+from mfa import password_gate, sessions
 from mfa.adapter import get_adapter
-from mfa.events import ClientInfo
+from mfa.events import ClientInfo, emit
 from mfa.exceptions import MFAError
-from mfa.models import RevokeReason
+from mfa.models import EventType, RevokeReason
 
 
 class PasswordChangedMeanwhile(MFAError):
@@ -64,3 +64,21 @@ def set_new_password(
         user, now=now, client=client, reason=reason, keep_session_id=keep_session_id
     )
     get_adapter().notify(user, "password_changed")
+
+
+def change_password(
+    user: Any, current_password: str, new_password: str, *, now: datetime, client: ClientInfo,
+    keep_session_id: Any = None,
+) -> None:
+    """A signed-in user changes their password: the current one through the password gate (a wrong
+    one is InvalidPassword and counts in the backoff; LoginLocked while it lasts), then
+    ``set_new_password``: every other session ends, ``keep_session_id`` stays, the owner is told,
+    and a ``password_changed`` event is stored. MFA is untouched."""
+    password_gate.check_account_password(
+        user, current_password, now=now, client=client, door=password_gate.Door.PASSWORD_CHANGE
+    )
+    set_new_password(
+        user, new_password, now=now, client=client, keep_session_id=keep_session_id,
+        reason=RevokeReason.PASSWORD_CHANGED,
+    )
+    emit(EventType.PASSWORD_CHANGED, user, client)

@@ -40,6 +40,9 @@ session_revoked = Signal()
 # A TOTP code could not be checked: no configured encryption key decrypts the user's stored
 # secret (an admin must restore the old key). Args: reason (never the secret or the code).
 mfa_secret_unreadable = Signal()
+# A signed-in user changed their password (POST password/change, the password change page): every
+# other session ended, the owner was notified.
+password_changed = Signal()
 # A password reset email was asked for. ``user`` is the account when the address names one, else
 # None (the requester is told the same either way). Sent after the answer, by the worker thread.
 password_reset_requested = Signal()

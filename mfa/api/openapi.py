@@ -190,7 +190,7 @@ class ResetAcceptedSerializer(serializers.Serializer):
 
 
 def document_password(password_viewset: type) -> None:
-    """Describe password/reset and password/reset/confirm (no authentication)."""
+    """Describe password/change (access token), password/reset and password/reset/confirm (none)."""
     try:
         from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
     except ImportError:  # drf-spectacular not installed: nothing to document
@@ -200,6 +200,19 @@ def document_password(password_viewset: type) -> None:
         return OpenApiResponse(ErrorSerializer, description=description)
 
     extend_schema_view(
+        change=extend_schema(
+            summary="Change the password (signed in)",
+            description="Every other session of the user ends; this one stays; the owner is emailed.",
+            request=s.PasswordChangeSerializer,
+            responses={204: None,
+                       400: OpenApiResponse(BAD_REQUEST_SCHEMA, description="invalid_password (the "
+                                            "current password is wrong; counted in the backoff) or "
+                                            "field errors (new_password refused by the validators)"),
+                       401: err("Missing, invalid, expired or revoked access token"),
+                       403: err("MFA is required for this account and it has not enrolled"),
+                       415: err("Content-Type is not application/json"),
+                       429: err("Backing off after wrong passwords (login_locked); see Retry-After")},
+        ),
         reset=extend_schema(
             summary="Ask for a password reset email",
             description="Always 202 with the same body: an account with this address (if any) is "

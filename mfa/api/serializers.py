@@ -152,6 +152,11 @@ class StrictEmailField(serializers.EmailField):
         return super().to_internal_value(data)
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = PasswordField(nfc=False)
+    new_password = PasswordField()
+
+
 class PasswordResetSerializer(serializers.Serializer):
     email = StrictEmailField(max_length=254)
 

@@ -18,7 +18,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mfa import factors, flows, password_reset, sessions
+from mfa import factors, flows, password_reset, passwords, sessions
 from mfa.api import openapi, serializers
 from mfa.api.authentication import SessionJWTAuthentication
 from mfa.api.exception_handler import api_exception_handler
@@ -276,10 +276,27 @@ class MFAViewSet(BaseViewSet):
 
 
 class PasswordViewSet(BaseViewSet):
-    """password/reset (ask for an email with a link), password/reset/confirm (use it)."""
+    """password/change (signed in), password/reset (ask for an email with a link),
+    password/reset/confirm (use it)."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    @action(
+        detail=False, methods=["post"], serializer_class=serializers.PasswordChangeSerializer,
+        authentication_classes=[SessionJWTAuthentication], permission_classes=[IsAuthenticated],
+        throttle_classes=[CodeFailureRateThrottle],
+    )
+    def change(self, request: Request) -> Response:
+        data = self.validated(request)
+        try:
+            passwords.change_password(
+                request.user, data["current_password"], data["new_password"], now=timezone.now(),
+                client=client_info(request), keep_session_id=self.current_session_id(request),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError({"new_password": list(exc.messages)}) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(detail=False, methods=["post"], serializer_class=serializers.PasswordResetSerializer)
     def reset(self, request: Request) -> Response:

@@ -127,3 +127,18 @@ class SetNewPasswordForm(forms.Form):
             mismatch = forms.ValidationError(_("The two passwords differ."), code="mismatch")
             self.add_error("new_password2", mismatch)
         return data
+
+
+class PasswordChangeForm(SetNewPasswordForm):
+    """The current password (checked by the password gate when the change is made) and the new
+    one twice."""
+
+    current_password = forms.CharField(
+        label=_("Current password"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password", "autofocus": True}),
+    )
+    field_order = ["current_password", "new_password1", "new_password2"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["new_password1"].widget.attrs.pop("autofocus", None)

@@ -16,6 +16,7 @@ urlpatterns = [
     path("disable/", views.disable, name="disable"),
     path("sessions/", views.session_list, name="sessions"),
     path("sessions/<str:session_id>/end/", views.end_session, name="end_session"),
+    path("password/change/", views.password_change, name="password_change"),
     path("password/reset/", views.reset_request, name="password_reset"),
     path("password/reset/sent/", views.reset_done, name="password_reset_done"),
     path("password/reset/<str:uid>/<str:token>/", views.reset_confirm, name="password_reset_confirm"),

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -25,9 +25,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mfa import factors, flows, password_reset, sessions
+from mfa import factors, flows, password_reset, passwords, sessions
 from mfa.adapter import get_adapter
-from mfa.exceptions import InvalidResetToken, LockedOut, MFAError, SecretUnavailable
+from mfa.exceptions import InvalidResetToken, LockedOut, LoginLocked, MFAError, SecretUnavailable
 from mfa.http import client_info
 from mfa.methods import totp
 from mfa.models import RevokeReason
@@ -35,6 +35,7 @@ from mfa.pages.forms import (
     CodeForm,
     DisableForm,
     EnrolForm,
+    PasswordChangeForm,
     PasswordLoginForm,
     PasswordResetRequestForm,
     SetNewPasswordForm,
@@ -351,3 +352,36 @@ def _no_token_in_referer(response: HttpResponse) -> HttpResponse:
     ``Origin: null`` with the form, which Django's CSRF check refuses."""
     response["Referrer-Policy"] = "same-origin"
     return response
+
+
+@login_required
+@mfa_enrolment_view
+@never_cache
+@require_http_methods(["GET", "POST"])
+def password_change(request: HttpRequest) -> HttpResponse:
+    """Change the password: the current one (through the password gate), the new one twice. This
+    browser stays signed in; every other session ends."""
+    form = PasswordChangeForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                passwords.change_password(
+                    request.user, data["current_password"], data["new_password1"], now=timezone.now(),
+                    client=client_info(request), keep_session_id=request.session.get(SID_KEY),
+                )
+            except LoginLocked as exc:
+                wait = get_adapter().get_error_message("login_locked_wait", seconds=exc.retry_after)
+                form.add_error(None, wait)
+                status = 429
+            except MFAError as exc:
+                form.add_error("current_password", str(exc.detail))
+            except ValidationError as exc:
+                form.add_error("new_password1", exc)
+            else:
+                update_session_auth_hash(request, request.user)  # this browser stays signed in
+                messages.success(request, _("Your password has been changed. Other devices were signed out."))
+                return redirect(_home())
+    return render(request, "mfa/password_change.html", {"form": form}, status=status)
