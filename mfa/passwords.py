@@ -54,7 +54,7 @@ def set_new_password(
     user.set_password(password)
     new_hash = user.password
     user._password = None  # written below; a later save() must not see a pending change
-    model = type(user)
+    model = user._meta.model  # (request.user is a lazy proxy: not type(user))
     # One racing state change, one conditional write (compare-and-set on the old hash).
     if not model._default_manager.filter(pk=user.pk, password=old_hash).update(password=new_hash):
         user.password = old_hash
