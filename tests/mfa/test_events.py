@@ -70,7 +70,7 @@ def client() -> APIClient:
 def run_every_event(user, clock):
     """Cause every event type at least once: a wrong password, a login whose session enrolment
     ends, enable, fail into a lockout, use a recovery code, regenerate, end a session by id,
-    disable, reuse a refresh token, ask for a password reset, use a wrong link, then the right one.
+    disable, change the password, reuse a refresh token, ask for a password reset, use a wrong link, then the right one.
     Returns the user's MFA state and every code seen on the way."""
     api = client()
     for _ in range(mfa_settings.PASSWORD_LOCKOUT_THRESHOLD):  # the last one starts a backoff
@@ -103,6 +103,8 @@ def run_every_event(user, clock):
     clock.advance(30)
     r = api.post(DISABLE, {"password": PASSWORD, "code": totp_now(mfa.secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
+    changed = {"current_password": PASSWORD, "new_password": "another long passphrase"}
+    assert api.post(reverse("mfa:password-change"), changed, format="json").status_code == 204
     api.credentials()
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": mfa.refresh}, format="json").status_code == 200
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": mfa.refresh}, format="json").status_code == 401
