@@ -101,3 +101,13 @@ def _clear_cache() -> Iterator[None]:
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _background_jobs_finish_inside_their_test():
+    """Jobs queued after an answer (mfa.background: the password reset email) finish before the
+    test's database is flushed: a job still writing then deadlocks PostgreSQL's TRUNCATE."""
+    yield
+    from mfa import background
+
+    assert background.wait_idle(timeout=30), "a background job did not finish"
