@@ -90,6 +90,10 @@ class DefaultMFAAdapter:
         "mfa_disabled": _("Two-factor authentication was turned off"),
         "recovery_codes_regenerated": _("New recovery codes were created"),
         "mfa_locked": _("Several wrong two-factor codes were entered"),
+        "factor_added": _("A second factor was added to your account"),
+        "factor_removed": _("A second factor was removed from your account"),
+        "key_renamed": _("One of your security keys was renamed"),
+        "key_counter_regression": _("One of your security keys may have been copied"),
         "login_locked": _("Several wrong passwords were entered for your account"),
         "password_changed": _("Your password was changed"),
     }

@@ -17,11 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from mfa import flows, sessions
+from mfa import factors, flows, sessions
 from mfa.exceptions import SessionNotFound
 from mfa.factors import totp_device_of
 from mfa.http import client_info
-from mfa.models import AuthSession, RevokeReason, SecurityEvent, TOTPDevice
+from mfa.models import AuthSession, MFAAccount, RevokeReason, SecurityEvent, TOTPDevice
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
@@ -32,7 +32,10 @@ class MFAStatusFilter(admin.SimpleListFilter):
         return [("on", _("Enabled")), ("off", _("Not enabled"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        enabled = TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True)
+        enabled = {
+            *TOTPDevice.objects.filter(confirmed=True).values_list("user_id", flat=True),
+            *MFAAccount.objects.filter(key_count__gt=0).values_list("user_id", flat=True),
+        }
         if self.value() == "on":
             return queryset.filter(pk__in=list(enabled))
         if self.value() == "off":
@@ -55,7 +58,9 @@ class MFAUserAdminMixin:
         return (*super().get_list_filter(request), MFAStatusFilter)  # type: ignore[misc]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("mfa_device")  # type: ignore[misc]
+        return super().get_queryset(request).select_related(  # type: ignore[misc]
+            "mfa_device", "mfa_account"
+        )
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)  # type: ignore[misc]
@@ -65,8 +70,7 @@ class MFAUserAdminMixin:
 
     @admin.display(boolean=True, description=_("MFA"))
     def mfa_enabled(self, user: Any) -> bool:
-        device = totp_device_of(user)
-        return bool(device and device.confirmed)
+        return factors.has_mfa(user)
 
     @admin.display(description=_("MFA enabled at"))
     def mfa_enabled_at(self, user: Any) -> Any:
@@ -75,13 +79,13 @@ class MFAUserAdminMixin:
 
     @admin.display(description=_("MFA last used"))
     def mfa_last_used_at(self, user: Any) -> Any:
-        device = totp_device_of(user)
-        return device.last_used_at if device and device.confirmed else None
+        account = factors.account_of(user)
+        return account.last_used_at if account is not None and factors.has_mfa(user) else None
 
     @admin.display(description=_("Recovery codes left"))
     def mfa_recovery_codes_left(self, user: Any) -> Any:
-        device = totp_device_of(user)
-        return device.recovery_codes_left if device and device.confirmed else None
+        account = factors.account_of(user)
+        return account.recovery_codes_left if account is not None and factors.has_mfa(user) else None
 
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
         """Remove the selected users' TOTP devices and recovery codes and end their sessions,

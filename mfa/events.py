@@ -49,6 +49,12 @@ EVENTS: dict[EventType, EventSpec] = {
     EventType.LOGIN_LOCKED: EventSpec(signals.login_locked, ("retry_after", "door")),
     EventType.MFA_ENABLED: EventSpec(signals.mfa_enabled),
     EventType.MFA_DISABLED: EventSpec(signals.mfa_disabled, ("by_admin",)),
+    EventType.FACTOR_ADDED: EventSpec(signals.factor_added, ("method", "name")),
+    EventType.FACTOR_REMOVED: EventSpec(signals.factor_removed, ("method", "name")),
+    EventType.KEY_RENAMED: EventSpec(signals.key_renamed, ("credential_id", "name")),
+    EventType.KEY_COUNTER_REGRESSION: EventSpec(
+        signals.key_counter_regression, ("credential_id", "stored", "received")
+    ),
     EventType.MFA_FAILED: EventSpec(signals.mfa_failed, ("method", "failure_count")),
     EventType.MFA_LOCKED: EventSpec(signals.mfa_locked, ("retry_after",)),
     EventType.REAUTHENTICATED: EventSpec(signals.reauthenticated, ("session_id", "amr", "second_factor")),

@@ -6,39 +6,47 @@ per-method verification rules live in mfa.methods (one module per method).
 
 from __future__ import annotations
 
+import base64
+import secrets
 from enum import StrEnum
 from typing import Any
 
+from django.db import IntegrityError
+
 from mfa.methods import recovery_codes, totp
-from mfa.models import TOTPDevice
+from mfa.models import MFAAccount, TOTPDevice
 
 
 class Method(StrEnum):
-    """An authentication method, as named in the API (login's ``methods``) and in events."""
+    """An authentication method, as named in the API (login's ``methods``, me's ``methods``) and in
+    events."""
 
     PASSWORD = "password"  # noqa: S105 - a method name, not a secret
     TOTP = "totp"
+    WEBAUTHN = "webauthn"
     RECOVERY_CODE = "recovery_code"
 
 
 # The second factors a user with MFA on may answer a challenge with, in the order offered.
-SECOND_FACTORS: tuple[Method, ...] = (Method.TOTP, Method.RECOVERY_CODE)
+SECOND_FACTORS: tuple[Method, ...] = (Method.TOTP, Method.WEBAUTHN, Method.RECOVERY_CODE)
 
 
-def totp_device_of(user: Any) -> TOTPDevice | None:
-    """The user's TOTP device, pending or confirmed, or None.
-
-    No query when the device was loaded with the user (``select_related("mfa_device")``, as the
-    API's authentication and the admin's user list do); otherwise one, never cached on the user,
-    so an answer is never stale after MFA changes.
-    """
-    relation = TOTPDevice._meta.get_field("user").remote_field  # user.mfa_device
+def _related_row(user: Any, model: type, query) -> Any:
+    """The one-to-one row ``model`` of ``user`` (or None): no query when it was loaded with the
+    user (``select_related``, as the API's authentication and the admin's user list do); otherwise
+    one, never cached on the user, so an answer is never stale after MFA changes."""
+    relation = model._meta.get_field("user").remote_field
     if relation.is_cached(user):
         return relation.get_cached_value(user)
     if getattr(user, "pk", None) is None:
         return None
     # [:1], not first(): one row at most, so no ORDER BY to build.
-    return next(iter(TOTPDevice.objects.filter(user=user)[:1]), None)
+    return next(iter(query.filter(user=user)[:1]), None)
+
+
+def totp_device_of(user: Any) -> TOTPDevice | None:
+    """The user's TOTP device, pending or confirmed, or None."""
+    return _related_row(user, TOTPDevice, TOTPDevice.objects)
 
 
 def confirmed_totp_device_of(user: Any) -> TOTPDevice | None:
@@ -46,14 +54,46 @@ def confirmed_totp_device_of(user: Any) -> TOTPDevice | None:
     return device if device is not None and device.confirmed else None
 
 
+def account_of(user: Any, *, create: bool = False) -> MFAAccount | None:
+    """The user's MFAAccount (lockout, recovery code count, WebAuthn user handle), or None; with
+    ``create``, made on first use (a concurrent creation is read back)."""
+    account = _related_row(user, MFAAccount, MFAAccount.objects)
+    if account is not None or not create:
+        return account
+    try:
+        account = MFAAccount.objects.create(user=user, user_handle=new_user_handle())
+    except IntegrityError:
+        account = MFAAccount.objects.get(user=user)
+    MFAAccount._meta.get_field("user").remote_field.set_cached_value(user, account)
+    return account
+
+
+def new_user_handle() -> str:
+    """64 random bytes, base64url without padding: an account's WebAuthn user handle."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(64)).rstrip(b"=").decode("ascii")
+
+
+def confirmed_factors(user: Any) -> list[Method]:
+    """The second factors ``user`` has confirmed: TOTP and/or security keys."""
+    found = []
+    if confirmed_totp_device_of(user) is not None:
+        found.append(Method.TOTP)
+    account = account_of(user)
+    if account is not None and account.key_count > 0:
+        found.append(Method.WEBAUTHN)
+    return found
+
+
 def has_mfa(user: Any) -> bool:
-    """Whether ``user`` has a confirmed second factor."""
-    return confirmed_totp_device_of(user) is not None
+    """Whether ``user`` has at least one confirmed second factor."""
+    return bool(confirmed_factors(user))
 
 
 def second_factors_of(user: Any) -> list[Method]:
-    """The methods ``user`` can answer an MFA challenge with (empty without MFA)."""
-    return list(SECOND_FACTORS) if has_mfa(user) else []
+    """The methods ``user`` can answer an MFA challenge with (empty without MFA): the confirmed
+    factors, then recovery codes."""
+    found = confirmed_factors(user)
+    return [*found, Method.RECOVERY_CODE] if found else []
 
 
 def parse_code(value: Any, *, allow_recovery_code: bool = True) -> str | None:

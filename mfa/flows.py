@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
@@ -32,7 +33,15 @@ from mfa.exceptions import (
 )
 from mfa.factors import Method
 from mfa.methods import recovery_codes, totp
-from mfa.models import AuthSession, EventType, RecoveryCode, RevokeReason, TOTPDevice
+from mfa.models import (
+    AuthSession,
+    EventType,
+    MFAAccount,
+    RecoveryCode,
+    RevokeReason,
+    TOTPDevice,
+    WebAuthnCredential,
+)
 from mfa.password_gate import Door
 from mfa.sessions import TokenPair
 from mfa.tokens import AMR
@@ -68,52 +77,98 @@ def password_login(
     return sessions.create_session_and_tokens(user, amr=[AMR.PASSWORD], now=now, client=client)
 
 
-def _secret_of(device: TOTPDevice, *, client: ClientInfo) -> str:
+def _secret_of(device: TOTPDevice, user: Any, *, client: ClientInfo) -> str:
     """The device's TOTP secret; when it cannot be decrypted, a ``mfa_secret_unreadable`` event
     (for the admin) before SecretUnavailable goes on (the caller gives back the claimed attempt:
     the user's failure count is left as it was)."""
     try:
         return totp.device_secret(device)
     except SecretUnavailable as exc:
-        emit(EventType.MFA_SECRET_UNREADABLE, device.user, client, reason=exc.reason)
+        emit(EventType.MFA_SECRET_UNREADABLE, user, client, reason=exc.reason)
         raise
 
 
-def _verify_second_factor(
-    device: TOTPDevice, code: str, *, now: datetime, client: ClientInfo
-) -> list[AMR]:
-    """Accept a TOTP code or a recovery code for a confirmed device; returns the amr to add.
+def _verify_code(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
+    """Accept a TOTP code (when the user has TOTP on) or a recovery code; returns the amr to add.
 
-    The attempt is claimed (counted) before the code is evaluated (mfa.lockout.claim_attempt), so
-    locked users are refused before anything is checked and parallel guesses cannot outrun the
-    lockout; a success resets the count.
+    The attempt is claimed (counted) on the account before the code is evaluated
+    (mfa.lockout.claim_attempt), so locked users are refused before anything is checked and
+    parallel guesses cannot outrun the lockout; a success resets the count.
     """
-    failures = lockout.claim_attempt(device, now=now)
+    account = factors.account_of(user)
+    if account is None:
+        raise MFANotEnabled()
+    failures = lockout.claim_attempt(account, now=now)
     six = totp.normalize_code(code)
     if six is not None:
-        if lockout.totp_disabled(failures):
-            # NIST SP 800-63B 3.2.2: at most 100 consecutive failures, then the authenticator is
-            # disabled; a recovery code (which resets the count) brings it back.
-            lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
-            raise TOTPDisabled()
+        device = factors.confirmed_totp_device_of(user)
+        if device is None or lockout.totp_disabled(failures):
+            # No TOTP on this account, or (NIST SP 800-63B 3.2.2) at most 100 consecutive
+            # failures, then the authenticator is disabled; a recovery code (which resets the
+            # count) brings it back.
+            lockout.record_failure(account, user, now=now, client=client, method=Method.TOTP)
+            raise InvalidCode() if device is None else TOTPDisabled()
         # An unreadable secret raises SecretUnavailable here; a recovery code (below) needs no
         # secret, so it still works for that user.
         try:
-            secret = _secret_of(device, client=client)
+            secret = _secret_of(device, user, client=client)
         except SecretUnavailable:
-            lockout.release_claim(device, failures)
+            lockout.release_claim(account, failures)
             raise
-        step = totp.matching_step(secret, six, now=now, after_step=device.last_step)
-        if step is not None and totp.accept_step(device, step, now=now):
+        step = totp.matching_step(secret, six, now=now, after_step=account.totp_last_step)
+        if step is not None and totp.accept_step(account, step, now=now):
             return [AMR.OTP]
-        lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
+        lockout.record_failure(account, user, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()
-    remaining = recovery_codes.consume(device.user, device, code, now=now)
+    remaining = recovery_codes.consume(user, account, code, now=now)
     if remaining is None:
-        lockout.record_failure(device, now=now, client=client, method=Method.RECOVERY_CODE)
+        lockout.record_failure(account, user, now=now, client=client, method=Method.RECOVERY_CODE)
         raise InvalidCode()
-    emit(EventType.RECOVERY_CODE_USED, device.user, client, remaining=remaining)
+    emit(EventType.RECOVERY_CODE_USED, user, client, remaining=remaining)
     return [AMR.OTP, AMR.RECOVERY_CODE]
+
+
+def user_of_mfa_token(mfa_token: str) -> tuple[Any, str]:
+    """The active user a valid, unused mfa_token names (with their MFA account and TOTP device
+    loaded) and the token's id, or InvalidMFAToken (expired, forged, used, password changed,
+    user inactive or without MFA)."""
+    try:
+        token = tokens.MFAToken(mfa_token)
+    except TokenError:
+        raise InvalidMFAToken() from None
+    user_id, jti = token.get(tokens.user_id_claim()), str(token.get("jti"))
+    user = None
+    if isinstance(user_id, (str, int)):
+        # One query: the user, their MFA rows, and whether this mfa_token already completed a
+        # login (checked before any factor, so a used token cannot spend a code or a step).
+        user = next(iter(
+            get_user_model()._default_manager.select_related("mfa_account", "mfa_device")
+            .annotate(mfa_token_used=Exists(AuthSession.objects.filter(mfa_jti=jti)))
+            .filter(pk=user_id)[:1]
+        ), None)
+    if (
+        user is None
+        or user.mfa_token_used
+        or not user.is_active
+        or not factors.has_mfa(user)
+        or not tokens.password_fingerprint_matches(user, token.get("pwf"))
+    ):
+        raise InvalidMFAToken()
+    return user, jti
+
+
+def finish_mfa_login(
+    user: Any, jti: str, amr: list[str], *, now: datetime, client: ClientInfo, on_lost: Any = None
+) -> TokenPair:
+    """The session of an mfa_token's login once its second factor was accepted. The unique
+    mfa_jti settles concurrent uses of one mfa_token: one session at most; the loser runs
+    ``on_lost`` (e.g. give a recovery code back) and gets InvalidMFAToken."""
+    try:
+        return sessions.create_session_and_tokens(user, amr=amr, now=now, client=client, mfa_jti=jti)
+    except IntegrityError:
+        if on_lost is not None:
+            on_lost()
+        raise InvalidMFAToken() from None
 
 
 def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: ClientInfo) -> TokenPair:
@@ -121,36 +176,14 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
 
     The mfa_token is used up only by a success (its id is stored with a unique insert).
     """
-    try:
-        token = tokens.MFAToken(mfa_token)
-    except TokenError:
-        raise InvalidMFAToken() from None
-    user_id, jti = token.get(tokens.user_id_claim()), str(token.get("jti"))
-    device = None
-    if isinstance(user_id, (str, int)):
-        # One query: the device, its user, and whether this mfa_token already completed a login
-        # (checked before any code, so a used token cannot spend a recovery code or a time step).
-        # [:1], not first(): a user has one device, so no ORDER BY to build.
-        device = next(iter(
-            TOTPDevice.objects.select_related("user")
-            .annotate(token_used=Exists(AuthSession.objects.filter(mfa_jti=jti)))
-            .filter(user_id=user_id, confirmed=True)[:1]
-        ), None)
-    if (
-        device is None
-        or device.token_used
-        or not device.user.is_active
-        or not tokens.password_fingerprint_matches(device.user, token.get("pwf"))
-    ):
-        raise InvalidMFAToken()
-    amr = [AMR.PASSWORD, *_verify_second_factor(device, code, now=now, client=client)]
-    try:
-        # The unique mfa_jti settles concurrent uses of one mfa_token: one session, at most.
-        return sessions.create_session_and_tokens(device.user, amr=amr, now=now, client=client, mfa_jti=jti)
-    except IntegrityError:
-        if AMR.RECOVERY_CODE in amr:  # the other request won: this recovery code was not needed
-            recovery_codes.release(device.user, device, code)
-        raise InvalidMFAToken() from None
+    user, jti = user_of_mfa_token(mfa_token)
+    factor = _verify_code(user, code, now=now, client=client)
+    lost = None
+    if AMR.RECOVERY_CODE in factor:  # the other request won: this recovery code was not needed
+        def lost() -> None:
+            recovery_codes.release(user, factors.account_of(user), code)
+    amr = tokens.login_amr(AMR.PASSWORD, factor)
+    return finish_mfa_login(user, jti, amr, now=now, client=client, on_lost=lost)
 
 
 def verify_browser_login(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
@@ -158,8 +191,9 @@ def verify_browser_login(user: Any, code: str, *, now: datetime, client: ClientI
 
     Same rules as mfa/login/verify: replay refused, lockout, recovery codes single use.
     """
-    device = _require_confirmed(user)
-    return [AMR.PASSWORD, *_verify_second_factor(device, code, now=now, client=client)]
+    if not factors.has_mfa(user):
+        raise MFANotEnabled()
+    return tokens.login_amr(AMR.PASSWORD, _verify_code(user, code, now=now, client=client))
 
 
 # --- Enrolment and management --------------------------------------------------------------------
@@ -171,7 +205,7 @@ def _enrolment(user: Any, secret: str) -> totp.Enrolment:
     return totp.Enrolment(secret=secret, otpauth_uri=uri)
 
 
-def current_enrolment(user: Any, *, now: datetime) -> totp.Enrolment:
+def current_enrolment(user: Any, *, now: datetime, session: AuthSession | None = None) -> totp.Enrolment:
     """The pending enrolment to show on a page: the unexpired pending secret if there is one
     (it is not yet in use, so showing it again is safe), else a new one."""
     device = factors.totp_device_of(user)
@@ -182,19 +216,30 @@ def current_enrolment(user: Any, *, now: datetime) -> totp.Enrolment:
             return _enrolment(user, totp.device_secret(device))
         except SecretUnavailable:
             pass  # logged; a pending secret is in no app yet: replace it
-    return start_setup(user, now=now)
+    return start_setup(user, now=now, session=session)
 
 
-def start_setup(user: Any, *, now: datetime) -> totp.Enrolment:
+def require_recent_second_factor(session: AuthSession | None, *, now: datetime) -> None:
+    """ReauthenticationRequired unless ``session`` gave a second factor in the last 5 minutes
+    (NIST SP 800-63B 4.1.2.1: binding another authenticator needs the account's current level)."""
+    if session is None or not sessions.gave_second_factor_within(session, STEP_UP_SECONDS, now=now):
+        raise ReauthenticationRequired()
+
+
+def start_setup(user: Any, *, now: datetime, session: AuthSession | None = None) -> totp.Enrolment:
     """Make a new pending secret (replacing any earlier pending one) and its otpauth URI.
 
-    Raises MFAAlreadyEnabled when a confirmed device exists: its secret is never shown again.
+    Raises MFAAlreadyEnabled when TOTP is already on (its secret is never shown again); a user
+    who already has another factor (a security key) needs a recent second factor in ``session``.
     """
-    secret = totp.new_secret()
-    encrypted = crypto.encrypt(secret)
     device = TOTPDevice.objects.filter(user=user).first()
     if device is not None and device.confirmed:
         raise MFAAlreadyEnabled()
+    if factors.has_mfa(user):
+        require_recent_second_factor(session, now=now)
+    account = factors.account_of(user, create=True)
+    secret = totp.new_secret()
+    encrypted = crypto.encrypt(secret)
     if device is None:
         try:
             TOTPDevice.objects.create(user=user, encrypted_secret=encrypted, setup_at=now, created_at=now)
@@ -202,41 +247,65 @@ def start_setup(user: Any, *, now: datetime) -> totp.Enrolment:
             device = TOTPDevice.objects.get(user=user)
     # Replace a pending secret; a device confirmed meanwhile is left alone.
     if device is not None and not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(
-        encrypted_secret=encrypted, setup_at=now, last_step=0
+        encrypted_secret=encrypted, setup_at=now
     ):
         raise MFAAlreadyEnabled()
+    # No TOTP is on, so no step of it is in use: the new secret starts from step 0.
+    MFAAccount.objects.filter(pk=account.pk).update(totp_last_step=0)
     return _enrolment(user, secret)
 
 
 def confirm_setup(
-    user: Any, code: str, *, now: datetime, client: ClientInfo, keep_session_id: Any = None
-) -> list[str]:
-    """Turn MFA on with a first correct code; returns the first recovery codes.
-
-    Ends the user's other sessions (they were authenticated with less than the account now
-    requires) and notifies the user.
-    """
+    user: Any, code: str, *, now: datetime, client: ClientInfo, keep_session_id: Any = None,
+    session: AuthSession | None = None,
+) -> list[str] | None:
+    """Turn TOTP on with a first correct code. When it is the user's first factor, MFA is now on:
+    returns the first recovery codes, ends the user's other sessions (they were authenticated with
+    less than the account now requires) and notifies the user. When the user already had a factor,
+    returns None (their recovery codes stay) and needs a recent second factor in ``session``.
+    Enrolling gives no second-factor time to the session."""
     device = TOTPDevice.objects.filter(user=user).first()
     if device is not None and device.confirmed:
         raise MFAAlreadyEnabled()
     if device is None or device.setup_at + mfa_settings.ENROLMENT_LIFETIME <= now:
         raise NoPendingSetup()
-    device.user = user
-    failures = lockout.claim_attempt(device, now=now)
+    first = not factors.has_mfa(user)
+    if not first:
+        require_recent_second_factor(session, now=now)
+    account = factors.account_of(user, create=True)
+    failures = lockout.claim_attempt(account, now=now)
     six = totp.normalize_code(code)
     step = None
     if six is not None:
         try:
-            secret = _secret_of(device, client=client)
+            secret = _secret_of(device, user, client=client)
         except SecretUnavailable:
-            lockout.release_claim(device, failures)
+            lockout.release_claim(account, failures)
             # Only a pending secret is lost: a new setup (mfa/setup, the enrol page) replaces it.
             raise NoPendingSetup() from None
-        step = totp.matching_step(secret, six, now=now, after_step=device.last_step)
-    if step is None or not totp.accept_step(device, step, now=now, confirm=True):
-        lockout.record_failure(device, now=now, client=client, method=Method.TOTP)
+        step = totp.matching_step(secret, six, now=now, after_step=account.totp_last_step)
+    if step is None or not totp.accept_step(account, step, now=now):
+        lockout.record_failure(account, user, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()
-    codes = recovery_codes.replace_codes(user, device)
+    if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True, confirmed_at=now):
+        raise MFAAlreadyEnabled()  # a concurrent confirmation won
+    _forget_cached(user, TOTPDevice)
+    return factor_added(user, account, Method.TOTP, first=first, now=now, client=client,
+                        keep_session_id=keep_session_id)
+
+
+def factor_added(
+    user: Any, account: MFAAccount, method: Method, *, first: bool, now: datetime, client: ClientInfo,
+    keep_session_id: Any = None, name: str = "",
+) -> list[str] | None:
+    """After a factor was confirmed: the first one turns MFA on (recovery codes issued, other
+    sessions ended, ``mfa_enabled``); a further one is a ``factor_added`` event. The owner is
+    told either way. Returns the new recovery codes, or None."""
+    if not first:
+        emit(EventType.FACTOR_ADDED, user, client, method=str(method), name=name)
+        get_adapter().notify(user, EventType.FACTOR_ADDED)
+        return None
+    codes = recovery_codes.replace_codes(user, account)
     sessions.revoke_user_sessions(
         user, now=now, client=client, reason=RevokeReason.MFA_ENABLED, keep_session_id=keep_session_id
     )
@@ -245,32 +314,34 @@ def confirm_setup(
     return codes
 
 
-def _require_confirmed(user: Any) -> TOTPDevice:
-    # The device the request's authentication already loaded, if it did (no second read).
-    device = factors.confirmed_totp_device_of(user)
-    if device is None:
-        raise MFANotEnabled()
-    device.user = user
-    return device
-
-
 def disable(
-    user: Any, password: str, code: str, *, now: datetime, client: ClientInfo, keep_session_id: Any = None
+    user: Any, password: str, code: str | None, *, now: datetime, client: ClientInfo,
+    keep_session_id: Any = None, session: AuthSession | None = None,
 ) -> None:
-    """Turn MFA off after the password and a current code (TOTP or recovery) are both right."""
-    device = _require_confirmed(user)
+    """Turn MFA off (every factor, every key, the recovery codes) after the password and either a
+    current code (TOTP or recovery) or a second factor given in ``session`` within 5 minutes."""
+    if not factors.has_mfa(user):
+        raise MFANotEnabled()
     password_gate.check_account_password(user, password, now=now, client=client, door=Door.MFA_DISABLE)
-    _verify_second_factor(device, code, now=now, client=client)
+    if code is not None:
+        _verify_code(user, code, now=now, client=client)
+    else:
+        require_recent_second_factor(session, now=now)
     remove_mfa(user, now=now, client=client, keep_session_id=keep_session_id, by_admin=False)
 
 
 def remove_mfa(
     user: Any, *, now: datetime, client: ClientInfo, keep_session_id: Any = None, by_admin: bool
 ) -> None:
-    """Delete the user's device and recovery codes and end their other sessions (or all of
-    them, for an admin reset). Used by ``disable`` and by the admin's "Reset MFA"."""
+    """Delete every factor of the user (TOTP, security keys) and the recovery codes, and end their
+    other sessions (or all of them, for an admin reset). Used by ``disable``, by removing the last
+    factor and by the admin's "Reset MFA"."""
     RecoveryCode.objects.filter(user=user).delete()
     TOTPDevice.objects.filter(user=user).delete()
+    WebAuthnCredential.objects.filter(user=user).delete()
+    MFAAccount.objects.filter(user=user).update(
+        recovery_codes_left=0, key_count=0, failure_count=0, locked_until=None
+    )
     sessions.revoke_user_sessions(
         user, now=now, client=client,
         reason=RevokeReason.MFA_RESET if by_admin else RevokeReason.MFA_DISABLED,
@@ -280,18 +351,54 @@ def remove_mfa(
     get_adapter().notify(user, EventType.MFA_DISABLED)
 
 
+def factor_removed(
+    user: Any, method: Method, *, now: datetime, client: ClientInfo, keep_session_id: Any = None,
+    name: str = "",
+) -> bool:
+    """After one factor was deleted: if it was the last, MFA goes off (``remove_mfa``: recovery
+    codes die, other sessions end) and True is returned; else a ``factor_removed`` event and a
+    notification."""
+    if not factors.has_mfa(user):
+        remove_mfa(user, now=now, client=client, keep_session_id=keep_session_id, by_admin=False)
+        return True
+    emit(EventType.FACTOR_REMOVED, user, client, method=str(method), name=name)
+    get_adapter().notify(user, EventType.FACTOR_REMOVED)
+    return False
+
+
+def remove_totp(
+    user: Any, *, now: datetime, client: ClientInfo, session: AuthSession | None,
+    keep_session_id: Any = None,
+) -> None:
+    """DELETE mfa/totp: remove the authenticator app alone, after a second factor in ``session``
+    within 5 minutes; removing the last factor turns MFA off."""
+    if factors.confirmed_totp_device_of(user) is None:
+        raise MFANotEnabled()
+    require_recent_second_factor(session, now=now)
+    TOTPDevice.objects.filter(user=user).delete()
+    _forget_cached(user, TOTPDevice)
+    factor_removed(user, Method.TOTP, now=now, client=client, keep_session_id=keep_session_id)
+
+
+def _forget_cached(user: Any, model: type) -> None:
+    relation = model._meta.get_field("user").remote_field
+    if relation.is_cached(user):
+        relation.delete_cached_value(user)
+
+
 def regenerate_recovery_codes(
     user: Any, code: str | None, *, now: datetime, client: ClientInfo, session: AuthSession | None = None
 ) -> list[str]:
     """New recovery codes after a current code, or with no code when ``session`` gave a second
     factor within the last 5 minutes (ReauthenticationRequired otherwise); every old code stops
     working."""
-    device = _require_confirmed(user)
+    if not factors.has_mfa(user):
+        raise MFANotEnabled()
     if code is not None:
-        _verify_second_factor(device, code, now=now, client=client)
-    elif session is None or not sessions.gave_second_factor_within(session, STEP_UP_SECONDS, now=now):
-        raise ReauthenticationRequired()
-    codes = recovery_codes.replace_codes(user, device)
+        _verify_code(user, code, now=now, client=client)
+    else:
+        require_recent_second_factor(session, now=now)
+    codes = recovery_codes.replace_codes(user, factors.account_of(user, create=True))
     emit(EventType.RECOVERY_CODES_REGENERATED, user, client)
     get_adapter().notify(user, EventType.RECOVERY_CODES_REGENERATED)
     return codes
@@ -319,8 +426,7 @@ def reauthenticate(
     if factors.has_mfa(user):
         if code is None:
             raise CodeRequired()
-        device = _require_confirmed(user)
-        factor = _verify_second_factor(device, code, now=now, client=client)
+        factor = _verify_code(user, code, now=now, client=client)
         access = sessions.reauthenticate(session, now=now, factor_amr=factor)
     else:
         if password is None:

@@ -1,16 +1,18 @@
-"""The per-user lockout for wrong codes, kept in the database so every worker shares it.
+"""The per-account lockout for wrong second factors, kept in the database (MFAAccount) so every
+worker shares it.
 
-Every wrong code counts, TOTP and recovery guesses together, whatever the endpoint and whichever
-mfa_token was used (RFC 4226 7.3: "across login sessions"). From the LOCKOUT_THRESHOLD-th
-consecutive failure the user waits LOCKOUT_BASE_SECONDS, doubling with each further failure up to
-LOCKOUT_MAX_SECONDS; while locked every attempt, a right code included, is refused. Each attempt is
-claimed (counted) before its code is evaluated, so parallel attempts cannot outrun the lockout; only
-a success resets the counter (in the same conditional write that records the success).
+Every wrong second factor counts, TOTP, recovery-code and security-key attempts together, whatever
+the endpoint and whichever mfa_token was used (RFC 4226 7.3: "across login sessions"). From the
+LOCKOUT_THRESHOLD-th consecutive failure the user waits LOCKOUT_BASE_SECONDS, doubling with each
+further failure up to LOCKOUT_MAX_SECONDS; while locked every attempt, a right one included, is
+refused. Each attempt is claimed (counted) before it is evaluated, so parallel attempts cannot
+outrun the lockout; a success resets the counter (``reset``, or the recovery code's own write).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Q
 
@@ -18,7 +20,7 @@ from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import LockedOut
-from mfa.models import EventType, TOTPDevice
+from mfa.models import EventType, MFAAccount
 
 
 def backoff_seconds(failure_count: int, threshold: int | None) -> int:
@@ -31,10 +33,10 @@ def backoff_seconds(failure_count: int, threshold: int | None) -> int:
     return min(mfa_settings.LOCKOUT_BASE_SECONDS * 2**doublings, mfa_settings.LOCKOUT_MAX_SECONDS)
 
 
-def ensure_not_locked(device: TOTPDevice, *, now: datetime) -> None:
-    """Raise LockedOut if the device's user is inside a backoff period."""
-    if device.locked_until is not None and device.locked_until > now:
-        raise LockedOut((device.locked_until - now).total_seconds())
+def ensure_not_locked(account: MFAAccount, *, now: datetime) -> None:
+    """Raise LockedOut if the account is inside a backoff period."""
+    if account.locked_until is not None and account.locked_until > now:
+        raise LockedOut((account.locked_until - now).total_seconds())
 
 
 def wait_seconds(failure_count: int) -> int:
@@ -47,7 +49,7 @@ def wait_seconds(failure_count: int) -> int:
 _CLAIM_ROUNDS = 32
 
 
-def claim_attempt(device: TOTPDevice, *, now: datetime) -> int:
+def claim_attempt(account: MFAAccount, *, now: datetime) -> int:
     """Reserve one code attempt before the code is evaluated; returns the consecutive failures
     before it. Raises LockedOut while the user is locked.
 
@@ -58,54 +60,62 @@ def claim_attempt(device: TOTPDevice, *, now: datetime) -> int:
     the threshold's attempt is claimed, the others find the user locked, on every database.
     """
     for _ in range(_CLAIM_ROUNDS):
-        ensure_not_locked(device, now=now)
-        before = device.failure_count
+        ensure_not_locked(account, now=now)
+        before = account.failure_count
         changes: dict[str, object] = {"failure_count": before + 1}
         wait = wait_seconds(before + 1)
         if wait:
             changes["locked_until"] = now + timedelta(seconds=wait)
         claimed = (
-            TOTPDevice.objects.filter(pk=device.pk, failure_count=before)
+            MFAAccount.objects.filter(pk=account.pk, failure_count=before)
             .filter(Q(locked_until=None) | Q(locked_until__lte=now))
             .update(**changes)
         )
         if claimed:
             for field, value in changes.items():
-                setattr(device, field, value)
+                setattr(account, field, value)
             return before
         # Another attempt got there first: read the count and lock it left, and try again.
         fresh = next(iter(
-            TOTPDevice.objects.filter(pk=device.pk).values_list("failure_count", "locked_until")[:1]
+            MFAAccount.objects.filter(pk=account.pk).values_list("failure_count", "locked_until")[:1]
         ), None)
         if fresh is None:
-            raise LockedOut(1)  # the device was removed meanwhile
-        device.failure_count, device.locked_until = fresh
+            raise LockedOut(1)  # the account was removed meanwhile
+        account.failure_count, account.locked_until = fresh
     raise LockedOut(1)
 
 
-def release_claim(device: TOTPDevice, failures_before: int) -> None:
+def release_claim(account: MFAAccount, failures_before: int) -> None:
     """Give back an attempt claimed for a code that could not be evaluated at all (the secret is
     unreadable: the server's fault, not a guess). Only if nothing else was counted since."""
-    if TOTPDevice.objects.filter(pk=device.pk, failure_count=failures_before + 1).update(
+    if MFAAccount.objects.filter(pk=account.pk, failure_count=failures_before + 1).update(
         failure_count=failures_before, locked_until=None
     ):
-        device.failure_count, device.locked_until = failures_before, None
+        account.failure_count, account.locked_until = failures_before, None
 
 
-def record_failure(device: TOTPDevice, *, now: datetime, client: ClientInfo, method: str) -> int:
+def record_failure(
+    account: MFAAccount, user: Any, *, now: datetime, client: ClientInfo, method: str
+) -> int:
     """Report a wrong code whose attempt ``claim_attempt`` already counted: the ``mfa_failed``
     event, and ``mfa_locked`` (with the owner told once per streak) when it locked the user.
     Returns the consecutive failure count."""
-    count = device.failure_count
-    emit(EventType.MFA_FAILED, device.user, client, method=str(method), failure_count=count)
+    count = account.failure_count
+    emit(EventType.MFA_FAILED, user, client, method=str(method), failure_count=count)
     wait = wait_seconds(count)
     if wait:
-        emit(EventType.MFA_LOCKED, device.user, client, retry_after=wait)
+        emit(EventType.MFA_LOCKED, user, client, retry_after=wait)
         if count == mfa_settings.LOCKOUT_THRESHOLD:
             # The password was right (or the caller holds a session) but the codes are not: tell
             # the account owner once per streak (ASVS 6.3.5), not on every guess.
-            get_adapter().notify(device.user, EventType.MFA_LOCKED)
+            get_adapter().notify(user, EventType.MFA_LOCKED)
     return count
+
+
+def reset(account: MFAAccount) -> None:
+    """A second factor succeeded: the consecutive failures start again from zero."""
+    MFAAccount.objects.filter(pk=account.pk).update(failure_count=0, locked_until=None)
+    account.failure_count, account.locked_until = 0, None
 
 
 def totp_disabled(failures: int) -> bool:

@@ -28,6 +28,10 @@ class EventType(models.TextChoices):
     LOGIN_LOCKED = "login_locked", _("Sign-in backed off")
     MFA_ENABLED = "mfa_enabled", _("Two-factor authentication turned on")
     MFA_DISABLED = "mfa_disabled", _("Two-factor authentication turned off")
+    FACTOR_ADDED = "factor_added", _("Second factor added")
+    FACTOR_REMOVED = "factor_removed", _("Second factor removed")
+    KEY_RENAMED = "key_renamed", _("Security key renamed")
+    KEY_COUNTER_REGRESSION = "key_counter_regression", _("Security key signature counter went backwards")
     MFA_FAILED = "mfa_failed", _("Wrong code")
     MFA_LOCKED = "mfa_locked", _("Code entry locked")
     REAUTHENTICATED = "reauthenticated", _("Identity confirmed again")
@@ -60,13 +64,52 @@ class RevokeReason(models.TextChoices):
     MFA_RESET = "mfa_reset", _("Two-factor authentication reset by an admin")
 
 
-class TOTPDevice(models.Model):
-    """A user's authenticator-app secret, pending until a first correct code confirms it.
+class MFAAccount(models.Model):
+    """A user's MFA state that belongs to the account, not to one factor.
 
-    Also carries the user's per-account failure counter and lockout, which cover every code the
-    user can be asked for (TOTP and recovery codes), and the number of unused recovery codes so
-    authenticating a request needs no extra query.
+    - the per-account code lockout, which covers every second-factor attempt (TOTP, recovery codes,
+      security keys) whatever the endpoint;
+    - the number of unused recovery codes (they belong to the account and are issued with its
+      first factor), read on every authenticated request without another query;
+    - the WebAuthn user handle: 64 random bytes, the same in every ceremony, never the email or pk.
+
+    Created when a user first starts an enrolment (``mfa.factors.account_of(create=True)``).
     """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_account",
+        verbose_name=_("user"),
+    )
+    # base64url of 64 random bytes (86 characters).
+    user_handle = models.CharField(_("WebAuthn user handle"), max_length=128, unique=True, editable=False)
+    failure_count = models.PositiveIntegerField(_("consecutive failures"), default=0, editable=False)
+    locked_until = models.DateTimeField(_("locked until"), null=True, blank=True, editable=False)
+    recovery_codes_left = models.PositiveSmallIntegerField(
+        _("recovery codes left"), default=0, editable=False
+    )
+    # How many security keys the user has: "has MFA" is answered from this row and the TOTP
+    # device, both loaded with the session, so no request needs a query to know it.
+    key_count = models.PositiveSmallIntegerField(_("security keys"), default=0, editable=False)
+    # The last accepted RFC 6238 time step of the user's TOTP: only later steps are accepted
+    # (replay defence). Kept here, with the lockout, so a login's success is one conditional write.
+    totp_last_step = models.BigIntegerField(default=0, editable=False)
+    # When a second factor of any kind last succeeded.
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = _("MFA account")
+        verbose_name_plural = _("MFA accounts")
+
+    def __str__(self) -> str:
+        return f"MFA account of {self.user_id}"
+
+
+class TOTPDevice(models.Model):
+    """A user's authenticator-app secret, pending until a first correct code confirms it. One per
+    user; the lockout, the recovery codes and the last accepted time step are the account's
+    (MFAAccount)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.OneToOneField(
@@ -79,12 +122,6 @@ class TOTPDevice(models.Model):
     # When the current (pending) enrolment started.
     setup_at = models.DateTimeField(_("enrolment started"), default=timezone.now, editable=False)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True, editable=False)
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-    # The last accepted RFC 6238 time step: only later steps are accepted (replay defence).
-    last_step = models.BigIntegerField(default=0, editable=False)
-    failure_count = models.PositiveIntegerField(default=0, editable=False)
-    locked_until = models.DateTimeField(null=True, blank=True, editable=False)
-    recovery_codes_left = models.PositiveSmallIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("TOTP device")
@@ -92,6 +129,67 @@ class TOTPDevice(models.Model):
 
     def __str__(self) -> str:
         return f"TOTP device of {self.user}"
+
+
+class WebAuthnCredential(models.Model):
+    """A security key or passkey registered to a user (WebAuthn). Any number per user."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_webauthn_credentials",
+        verbose_name=_("user"),
+    )
+    # base64url of the credential id, and its SHA-256 (hex) for the unique, indexed lookup.
+    credential_id = models.TextField(editable=False)
+    credential_id_hash = models.CharField(max_length=64, unique=True, editable=False)
+    public_key = models.TextField(editable=False)  # base64url of the COSE key
+    sign_count = models.BigIntegerField(default=0, editable=False)
+    transports = models.JSONField(default=list, blank=True, editable=False)
+    aaguid = models.CharField(max_length=36, blank=True, default="", editable=False)
+    backup_eligible = models.BooleanField(_("backup eligible"), default=False, editable=False)
+    backed_up = models.BooleanField(_("backed up"), default=False, editable=False)
+    # Registered as a passkey (discoverable, user verification required).
+    passkey = models.BooleanField(_("passkey"), default=False, editable=False)
+    name = models.CharField(_("name"), max_length=64)
+    created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("security key")
+        verbose_name_plural = _("security keys")
+        indexes = [models.Index(fields=["user", "created_at"], name="mfa_webauthn_user")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
+
+
+class CeremonyKind(models.TextChoices):
+    REGISTER = "register", _("Register a key")
+    MFA_LOGIN = "mfa-login", _("Second factor at sign-in")
+    REAUTHENTICATE = "reauthenticate", _("Re-authentication")
+    PASSKEY_LOGIN = "passkey-login", _("Sign-in with a passkey")
+
+
+class WebAuthnCeremony(models.Model):
+    """A WebAuthn challenge kept on the server: single use (consumed by one conditional write
+    before verification), expiring, of one kind, bound to what started it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    kind = models.CharField(max_length=20, choices=CeremonyKind.choices)
+    challenge = models.CharField(max_length=128)  # base64url
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # What the ceremony is bound to besides the user: the mfa_token's jti (mfa-login) or the
+    # session id (reauthenticate); empty for register (the user) and passkey login (nothing).
+    binding = models.CharField(max_length=64, blank=True, default="")
+    passkey = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [ExpiringIndex(fields=["expires_at"], name="mfa_ceremony_ttl")]
 
 
 class RecoveryCode(models.Model):

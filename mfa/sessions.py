@@ -52,7 +52,7 @@ def create_session(
         user_agent=client.user_agent[:512],
         amr=" ".join(str(m) for m in amr),
         auth_time=auth_time or now,
-        second_factor_at=(auth_time or now) if tokens.AMR.OTP in amr else None,
+        second_factor_at=(auth_time or now) if set(amr) & tokens.SECOND_FACTOR_AMR else None,
         refresh_jti=tokens.new_jti(),
     )
     emit(EventType.LOGIN, user, client, session_id=str(session.pk), amr=session.amr_list)
@@ -95,7 +95,7 @@ def reauthenticate(
     new times (they are the session's). InvalidToken if the session ended meanwhile."""
     changes: dict[str, Any] = {"auth_time": now}
     if factor_amr:
-        amr = session.amr_list + [str(m) for m in factor_amr if str(m) not in session.amr_list]
+        amr = tokens.login_amr(None, session.amr_list + [str(m) for m in factor_amr])
         changes.update(second_factor_at=now, amr=" ".join(amr))
     if not AuthSession.objects.filter(pk=session.pk, revoked_at=None).update(**changes):
         raise InvalidToken()
@@ -146,7 +146,7 @@ def _load(sid: Any, *, with_device: bool = True) -> AuthSession | None:
     pk = parse_session_id(sid)
     if pk is None:
         return None
-    related = ("user", "user__mfa_device") if with_device else ("user",)
+    related = ("user", "user__mfa_device", "user__mfa_account") if with_device else ("user",)
     # [:1] rather than first(): one row at most, so no ORDER BY to build (a quarter of the query's
     # CPU time on every authenticated request, measured in BENCHMARKS.md).
     return next(iter(AuthSession.objects.select_related(*related).filter(pk=pk)[:1]), None)

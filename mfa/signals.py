@@ -10,6 +10,17 @@ from django.dispatch import Signal
 
 # TOTP confirmed and turned on.
 mfa_enabled = Signal()
+# A further second factor was added to an account that already had MFA on. Args: method ("totp" or
+# "webauthn"), name (a security key's name; empty for TOTP).
+factor_added = Signal()
+# One second factor was removed and others remain (removing the last one sends mfa_disabled).
+# Args: method, name.
+factor_removed = Signal()
+# A security key was renamed. Args: credential_id (mfa's id of the key), name (the new one).
+key_renamed = Signal()
+# A security key answered with a signature counter lower than the stored one: it may have been
+# cloned; the answer was refused. Args: credential_id, stored, received.
+key_counter_regression = Signal()
 # MFA turned off (by the user or an admin reset). Args: by_admin.
 mfa_disabled = Signal()
 # A wrong code. Args: method ("totp" or "recovery_code"), failure_count.

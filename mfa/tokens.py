@@ -41,6 +41,30 @@ class AMR(StrEnum):
     PASSWORD = "pwd"
     OTP = "otp"  # a one-time code: TOTP, or a recovery code (with RECOVERY_CODE as well)
     RECOVERY_CODE = "rcode"  # ours: RFC 8176 has no value for look-up secrets
+    HARDWARE_KEY = "hwk"  # a security key that cannot be copied (not backup-eligible)
+    SOFTWARE_KEY = "swk"  # a backup-eligible (synced) key: a passkey in a password manager
+    PIN = "pin"  # the key verified its user (PIN or biometric: the two cannot be told apart)
+    MULTIPLE_FACTORS = "mfa"  # every login with more than one factor
+
+
+# The values that stand for a second factor (what IsMFAComplete and step-up look for).
+SECOND_FACTOR_AMR = frozenset({AMR.OTP, AMR.HARDWARE_KEY, AMR.SOFTWARE_KEY})
+
+
+def login_amr(first: str | None, factor: list[str]) -> list[str]:
+    """The ``amr`` of a login: its first factor (``pwd``, or none for a passkey login), the factor
+    methods, and ``mfa`` when there are two factors or more (RFC 8176)."""
+    amr: list[str] = []
+    for method in ([first] if first else []) + list(factor):
+        if str(method) not in amr:
+            amr.append(str(method))
+    # Something known (a password, or a key's user verification) plus something held (a code or a
+    # key): two factors.
+    knows = AMR.PASSWORD in amr or AMR.PIN in amr
+    has = bool(set(amr) & SECOND_FACTOR_AMR)
+    if knows and has and AMR.MULTIPLE_FACTORS not in amr:
+        amr.append(str(AMR.MULTIPLE_FACTORS))
+    return amr
 
 
 def jwt_settings() -> Any:

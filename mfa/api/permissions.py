@@ -10,7 +10,7 @@ from rest_framework.permissions import BasePermission
 from mfa import factors, sessions
 from mfa.adapter import get_adapter
 from mfa.exceptions import ReauthenticationRequired
-from mfa.tokens import AMR
+from mfa.tokens import SECOND_FACTOR_AMR
 
 
 def _amr(request: Any) -> list[str]:
@@ -31,7 +31,7 @@ class IsMFAComplete(BasePermission):
         user, token = request.user, request.auth
         if not (user and user.is_authenticated and token is not None):
             return False
-        return AMR.OTP in _amr(request) or not factors.has_mfa(user)
+        return bool(set(_amr(request)) & SECOND_FACTOR_AMR) or not factors.has_mfa(user)
 
 
 class RecentSecondFactor(BasePermission):

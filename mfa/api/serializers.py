@@ -135,8 +135,11 @@ class ReauthenticateSerializer(serializers.Serializer):
 
 
 class DisableSerializer(serializers.Serializer):
+    """The password, and a current code unless this session gave a second factor in the last 5
+    minutes."""
+
     password = PasswordField(nfc=False)
-    code = AnyCodeField()
+    code = AnyCodeField(required=False)
 
 
 class RefreshSerializer(serializers.Serializer):

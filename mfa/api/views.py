@@ -73,12 +73,14 @@ class BaseViewSet(viewsets.GenericViewSet):
 
 
 def me_payload(user: Any) -> dict[str, Any]:
-    device = factors.confirmed_totp_device_of(user)
+    methods = factors.confirmed_factors(user)
+    account = factors.account_of(user)
     return {
         "id": str(user.pk),
         "email": getattr(user, user.get_email_field_name(), "") or "",
-        "mfa_enabled": device is not None,
-        "recovery_codes_left": device.recovery_codes_left if device is not None else 0,
+        "mfa_enabled": bool(methods),
+        "methods": [str(m) for m in methods],
+        "recovery_codes_left": account.recovery_codes_left if methods and account is not None else 0,
     }
 
 
@@ -211,7 +213,7 @@ class MFAViewSet(BaseViewSet):
         image_format = request.query_params.get("format", "svg")
         if image_format not in ("svg", "png"):  # checked before a new secret replaces a pending one
             raise ValidationError({"format": [_('"svg" (the default) or "png".')]})
-        enrolment = flows.start_setup(request.user, now=timezone.now())
+        enrolment = flows.start_setup(request.user, now=timezone.now(), session=request.auth_session)
         return Response(
             {
                 "secret": enrolment.secret,
@@ -228,9 +230,10 @@ class MFAViewSet(BaseViewSet):
         data = self.validated(request)
         codes = flows.confirm_setup(
             request.user, data["code"], now=timezone.now(), client=client_info(request),
-            keep_session_id=self.current_session_id(request),
+            keep_session_id=self.current_session_id(request), session=request.auth_session,
         )
-        return Response({"mfa_enabled": True, "recovery_codes": codes})
+        # Recovery codes only with the account's first factor; a further one keeps the old codes.
+        return Response({"mfa_enabled": True, **({"recovery_codes": codes} if codes else {})})
 
     @action(
         detail=False, methods=["post"], url_path="login/verify",
@@ -248,10 +251,20 @@ class MFAViewSet(BaseViewSet):
     def disable(self, request: Request) -> Response:
         data = self.validated(request)
         flows.disable(
-            request.user, data["password"], data["code"], now=timezone.now(),
+            request.user, data["password"], data.get("code"), now=timezone.now(),
             client=client_info(request), keep_session_id=self.current_session_id(request),
+            session=request.auth_session,
         )
         return Response({"mfa_enabled": False})
+
+    @action(detail=False, methods=["delete"], url_path="totp")
+    def totp(self, request: Request) -> Response:
+        """Remove the authenticator app alone (a second factor within 5 minutes)."""
+        flows.remove_totp(
+            request.user, now=timezone.now(), client=client_info(request), session=request.auth_session,
+            keep_session_id=self.current_session_id(request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @action(
         detail=False, methods=["post"], url_path="recovery-codes",

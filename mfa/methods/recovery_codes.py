@@ -20,7 +20,7 @@ from django.db.models import F
 from mfa import crypto
 from mfa.conf import mfa_settings
 from mfa.db import atomic
-from mfa.models import RecoveryCode, TOTPDevice
+from mfa.models import MFAAccount, RecoveryCode
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 GROUPS, GROUP_LEN = 3, 5
@@ -58,7 +58,7 @@ def _tags(user_pk: object, normalized: str) -> list[str]:
     return crypto.lookup_tags(normalized, purpose=f"recovery:{user_pk}")
 
 
-def replace_codes(user, device: TOTPDevice) -> list[str]:
+def replace_codes(user, account: MFAAccount) -> list[str]:
     """Issue a new set of codes; every earlier code of the user stops working. Returns them."""
     codes = generate(mfa_settings.RECOVERY_CODE_COUNT)
     rows = []
@@ -71,12 +71,12 @@ def replace_codes(user, device: TOTPDevice) -> list[str]:
     with atomic():
         RecoveryCode.objects.filter(user=user).delete()
         RecoveryCode.objects.bulk_create(rows)
-        TOTPDevice.objects.filter(pk=device.pk).update(recovery_codes_left=len(rows))
-    device.recovery_codes_left = len(rows)
+        MFAAccount.objects.filter(pk=account.pk).update(recovery_codes_left=len(rows))
+    account.recovery_codes_left = len(rows)
     return codes
 
 
-def consume(user, device: TOTPDevice, code: str, *, now: datetime) -> int | None:
+def consume(user, account: MFAAccount, code: str, *, now: datetime) -> int | None:
     """Use up ``code`` if it is one of the user's unused codes. Returns the number left, or None.
 
     Single use is a conditional write (``used_at`` still empty), so two concurrent uses of one
@@ -94,17 +94,17 @@ def consume(user, device: TOTPDevice, code: str, *, now: datetime) -> int | None
         return None
     if not RecoveryCode.objects.filter(pk=row.pk, used_at=None).update(used_at=now):
         return None
-    TOTPDevice.objects.filter(pk=device.pk).update(
-        recovery_codes_left=F("recovery_codes_left") - 1,
-        failure_count=0,
-        locked_until=None,
+    # One write: one code fewer, and the success resets the account's lockout.
+    MFAAccount.objects.filter(pk=account.pk).update(
+        recovery_codes_left=F("recovery_codes_left") - 1, failure_count=0, locked_until=None,
         last_used_at=now,
     )
-    device.recovery_codes_left = max(0, device.recovery_codes_left - 1)
-    return device.recovery_codes_left
+    account.recovery_codes_left = max(0, account.recovery_codes_left - 1)
+    account.failure_count, account.locked_until = 0, None
+    return account.recovery_codes_left
 
 
-def release(user, device: TOTPDevice, code: str) -> bool:
+def release(user, account: MFAAccount, code: str) -> bool:
     """Make a code that ``consume`` just used valid again (its login lost a race, e.g. the same
     mfa_token completed another login first). Returns whether a code was given back."""
     norm = normalize(code)
@@ -116,6 +116,6 @@ def release(user, device: TOTPDevice, code: str) -> bool:
         .update(used_at=None)
     )
     if rows:
-        TOTPDevice.objects.filter(pk=device.pk).update(recovery_codes_left=F("recovery_codes_left") + rows)
-        device.recovery_codes_left += rows
+        MFAAccount.objects.filter(pk=account.pk).update(recovery_codes_left=F("recovery_codes_left") + rows)
+        account.recovery_codes_left += rows
     return bool(rows)

@@ -20,7 +20,7 @@ import segno
 from mfa import crypto
 from mfa.conf import mfa_settings
 from mfa.exceptions import SecretUnavailable
-from mfa.models import TOTPDevice
+from mfa.models import MFAAccount, TOTPDevice
 
 logger = logging.getLogger("mfa")
 
@@ -90,20 +90,17 @@ def matching_step(secret: str, code: str, *, now: datetime, after_step: int) -> 
     return found
 
 
-def accept_step(device: TOTPDevice, step: int, *, now: datetime, confirm: bool = False) -> bool:
-    """Record ``step`` as used if it is later than the stored one (one conditional write).
-
-    Also clears the failure counter. Returns False when another request got there first.
-    """
-    changes = {"last_step": step, "failure_count": 0, "locked_until": None, "last_used_at": now}
-    if confirm:
-        changes.update(confirmed=True, confirmed_at=now)
-    rows = TOTPDevice.objects.filter(
-        pk=device.pk, confirmed=not confirm, last_step__lt=step
-    ).update(**changes)
+def accept_step(account: MFAAccount, step: int, *, now: datetime) -> bool:
+    """Record ``step`` as the account's last used TOTP step if it is later than the stored one,
+    and reset the account's lockout, in one conditional write. Returns False when another
+    request got there first (a replay)."""
+    changes: dict[str, object] = {
+        "totp_last_step": step, "failure_count": 0, "locked_until": None, "last_used_at": now,
+    }
+    rows = MFAAccount.objects.filter(pk=account.pk, totp_last_step__lt=step).update(**changes)
     if rows:
         for key, value in changes.items():
-            setattr(device, key, value)
+            setattr(account, key, value)
     return bool(rows)
 
 

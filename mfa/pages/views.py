@@ -27,7 +27,14 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from mfa import factors, flows, password_reset, passwords, sessions
 from mfa.adapter import get_adapter
-from mfa.exceptions import InvalidResetToken, LockedOut, LoginLocked, MFAError, SecretUnavailable
+from mfa.exceptions import (
+    InvalidResetToken,
+    LockedOut,
+    LoginLocked,
+    MFAError,
+    ReauthenticationRequired,
+    SecretUnavailable,
+)
 from mfa.http import client_info
 from mfa.methods import totp
 from mfa.models import RevokeReason
@@ -52,6 +59,12 @@ def _next_url(request: HttpRequest, default: str) -> str:
     ):
         return candidate
     return default
+
+
+def browser_session(request: HttpRequest) -> Any:
+    """The AuthSession row of this browser's completed login (for step-up rules), or None."""
+    sid = request.session.get(SID_KEY)
+    return sessions.live_session(sid, now=timezone.now()) if sid else None
 
 
 def _home() -> str:
@@ -174,24 +187,32 @@ def home(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def enrol(request: HttpRequest) -> HttpResponse:
-    """Show the QR code and secret, then confirm with a first code; shows the recovery codes."""
-    if factors.has_mfa(request.user):
+    """Show the QR code and secret, then confirm with a first code; shows the recovery codes when
+    this is the account's first factor."""
+    if factors.confirmed_totp_device_of(request.user) is not None:
         messages.info(request, _("Two-factor authentication is already on."))
         return redirect(_home())
     now = timezone.now()
+    session = browser_session(request)
     form = EnrolForm(request.POST or None)
     attempt = _submit(
         request, form,
         lambda data: flows.confirm_setup(
             request.user, data["code"], now=now, client=client_info(request),
-            keep_session_id=request.session.get(SID_KEY),
+            keep_session_id=request.session.get(SID_KEY), session=session,
         ),
     )
     if attempt.ok:
         messages.success(request, _("Two-factor authentication is on."))
+        if not attempt.result:  # a further factor: the recovery codes stay as they were
+            return redirect(_next_url(request, _home()))
         return _show_codes(request, attempt.result, _next_url(request, _home()))
     status = attempt.status
-    enrolment = flows.current_enrolment(request.user, now=now)
+    try:
+        enrolment = flows.current_enrolment(request.user, now=now, session=session)
+    except ReauthenticationRequired:
+        messages.info(request, _("Confirm it is you with your second factor first."))
+        return redirect(_home())
     return render(
         request, "mfa/enrol.html",
         {
@@ -246,6 +267,7 @@ def disable(request: HttpRequest) -> HttpResponse:
         lambda data: flows.disable(
             request.user, data["password"], data["code"], now=timezone.now(),
             client=client_info(request), keep_session_id=request.session.get(SID_KEY),
+            session=browser_session(request),
         ),
     )
     if attempt.ok:
