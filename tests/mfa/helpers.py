@@ -64,6 +64,13 @@ def device_of(user):
     return TOTPDevice.objects.get(user=user)
 
 
+def account_of(user):
+    """The user's MFAAccount: the lockout, the recovery-code count and the last TOTP step."""
+    from mfa.models import MFAAccount
+
+    return MFAAccount.objects.get(user=user)
+
+
 # For thread-race test modules: a real database per thread (MongoDB, PostgreSQL).
 race_marks = [
     pytest.mark.django_db(transaction=True),

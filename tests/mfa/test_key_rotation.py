@@ -20,7 +20,7 @@ from django.urls import reverse
 from mfa import crypto
 from mfa.models import EventType, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, ROOT, claims, enable_mfa, totp_now
-from tests.mfa.helpers import VERIFY, device_of, mfa_token, verify_login
+from tests.mfa.helpers import VERIFY, account_of, device_of, mfa_token, verify_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,7 +63,7 @@ def test_recovery_code_issued_before_a_rotation_works_with_the_old_key_as_fallba
     rotate_secret_key(settings, keep_old=True)
     r = verify_login(api, mfa_token(api, user_with_mfa.email), user_with_mfa.recovery_codes[0])
     assert r.status_code == 200, r.content
-    assert claims(r.json()["access"])["amr"] == ["pwd", "otp", "rcode"]
+    assert claims(r.json()["access"])["amr"] == ["pwd", "otp", "rcode", "mfa"]
 
 
 def test_recovery_code_issued_before_a_rotation_is_refused_without_the_fallback(settings, api, user_with_mfa):
@@ -77,10 +77,10 @@ def test_recovery_code_lookup_is_one_query_with_fallbacks(settings, api, user_wi
 
     rotate_secret_key(settings, keep_old=True)
     settings.SECRET_KEY_FALLBACKS = [*settings.SECRET_KEY_FALLBACKS, "an-older-key-" + "o" * 40]
-    device = device_of(user_with_mfa.user)
+    account = account_of(user_with_mfa.user)
     # A wrong code: only the tag lookup runs (no hash, no write).
     with django_assert_num_queries(1):
-        assert recovery_codes.consume(user_with_mfa.user, device, "AAAAA-AAAAA-AAAAA", now=device.created_at) is None
+        assert recovery_codes.consume(user_with_mfa.user, account, "AAAAA-AAAAA-AAAAA", now=account.created_at) is None
 
 
 def test_mfa_token_issued_before_a_rotation_completes_with_the_old_key_as_fallback(settings, api, user_with_mfa, clock):
@@ -163,7 +163,7 @@ def test_unreadable_secret_gives_503_json_an_event_and_an_error_log_without_secr
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     for secret in (mfa_user.secret, stored, code):
         assert secret not in logged and secret not in str(event.details)
-    assert device_of(mfa_user.user).failure_count == 0  # not the user's fault: no lockout
+    assert account_of(mfa_user.user).failure_count == 0  # not the user's fault: no lockout
 
 
 def test_recovery_code_still_signs_in_a_user_whose_secret_is_unreadable(settings, api, user_with_mfa, clock):
@@ -171,7 +171,7 @@ def test_recovery_code_still_signs_in_a_user_whose_secret_is_unreadable(settings
     assert totp_login(api, user_with_mfa, clock).status_code == 503
     r = verify_login(api, mfa_token(api, user_with_mfa.email), user_with_mfa.recovery_codes[0])
     assert r.status_code == 200, r.content
-    assert claims(r.json()["access"])["amr"] == ["pwd", "otp", "rcode"]
+    assert claims(r.json()["access"])["amr"] == ["pwd", "otp", "rcode", "mfa"]
 
 
 def test_challenge_page_shows_the_unreadable_secret_as_a_form_error(settings, user_with_mfa, clock):

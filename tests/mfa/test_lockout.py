@@ -5,8 +5,9 @@ from django.core import mail
 from django.urls import reverse
 
 from mfa import lockout
-from mfa.models import TOTPDevice
+from mfa.models import MFAAccount
 from tests.helpers import login, totp_now
+from tests.mfa.helpers import account_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,7 +17,7 @@ def _verify(api, token: str, code: str):
 
 
 def test_totp_is_refused_after_100_failures_until_a_recovery_code_is_used(api, user_with_mfa, clock):
-    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=100, locked_until=None)
+    MFAAccount.objects.filter(user=user_with_mfa.user).update(failure_count=100, locked_until=None)
     token = login(api, user_with_mfa.email).json()["mfa_token"]
     r = _verify(api, token, totp_now(user_with_mfa.secret, clock.now))
     assert r.status_code == 401 and r.json()["code"] == "invalid_code"
@@ -25,14 +26,14 @@ def test_totp_is_refused_after_100_failures_until_a_recovery_code_is_used(api, u
     token = login(api, user_with_mfa.email).json()["mfa_token"]
     r = _verify(api, token, user_with_mfa.recovery_codes[0])
     assert r.status_code == 200
-    assert TOTPDevice.objects.get(user=user_with_mfa.user).failure_count == 0
+    assert account_of(user_with_mfa.user).failure_count == 0
     clock.advance(30)
     token = login(api, user_with_mfa.email).json()["mfa_token"]
     assert _verify(api, token, totp_now(user_with_mfa.secret, clock.now)).status_code == 200
 
 
 def test_below_the_limit_totp_still_works_after_the_wait(api, user_with_mfa, clock):
-    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=99, locked_until=None)
+    MFAAccount.objects.filter(user=user_with_mfa.user).update(failure_count=99, locked_until=None)
     token = login(api, user_with_mfa.email).json()["mfa_token"]
     assert _verify(api, token, totp_now(user_with_mfa.secret, clock.now)).status_code == 200
 

@@ -18,9 +18,9 @@ from django.urls import reverse
 from mfa import flows
 from mfa.events import ClientInfo
 from mfa.exceptions import MFAError
-from mfa.models import AuthSession, RecoveryCode, SecurityEvent, TOTPDevice
+from mfa.models import AuthSession, MFAAccount, RecoveryCode, SecurityEvent
 from tests.helpers import PASSWORD, totp_now
-from tests.mfa.helpers import LOGIN_VERIFY, device_of, race_marks, run_together, wrong_code
+from tests.mfa.helpers import LOGIN_VERIFY, account_of, device_of, race_marks, run_together, wrong_code
 
 pytestmark = race_marks
 
@@ -85,7 +85,7 @@ def test_one_totp_code_with_many_mfa_tokens_of_one_user_succeeds_once(user_with_
     assert statuses.count(200) == 1, statuses
     assert sessions_of(user_with_mfa.user) == before + 1
     # the step was written once: the winner's
-    assert device_of(user_with_mfa.user).last_step == int(clock.now.timestamp()) // 30
+    assert account_of(user_with_mfa.user).totp_last_step == int(clock.now.timestamp()) // 30
 
 
 @pytest.mark.parametrize("round_", range(3))
@@ -101,11 +101,11 @@ def test_one_totp_code_through_the_flow_succeeds_once(user_with_mfa, clock, roun
 @pytest.mark.parametrize("round_", range(3))
 def test_one_recovery_code_succeeds_once(user_with_mfa, clock, round_):
     code = user_with_mfa.recovery_codes[round_]
-    left = device_of(user_with_mfa.user).recovery_codes_left
+    left = account_of(user_with_mfa.user).recovery_codes_left
     tokens = [new_mfa_token(user_with_mfa.email) for _ in range(THREADS)]
     statuses = in_threads([post_verify(token, code.lower()) for token in tokens])
     assert statuses.count(200) == 1, statuses
-    assert device_of(user_with_mfa.user).recovery_codes_left == left - 1
+    assert account_of(user_with_mfa.user).recovery_codes_left == left - 1
     assert RecoveryCode.objects.filter(user=user_with_mfa.user, used_at=None).count() == left - 1
     # the other codes are untouched
     other = user_with_mfa.recovery_codes[round_ + 5]
@@ -120,7 +120,7 @@ def test_one_recovery_code_with_one_mfa_token_succeeds_once(user_with_mfa, clock
     code = user_with_mfa.recovery_codes[0]
     results = in_threads([flow_verify(token, code, clock) for _ in range(THREADS)])
     assert len([r for r in results if not isinstance(r, BaseException)]) == 1, results
-    assert device_of(user_with_mfa.user).recovery_codes_left == 9
+    assert account_of(user_with_mfa.user).recovery_codes_left == 9
 
 
 @pytest.fixture
@@ -136,7 +136,7 @@ def test_concurrent_wrong_codes_are_all_counted(user_with_mfa, clock, no_lockout
     results = in_threads([flow_verify(token, bad, clock) for token in tokens])
     assert all(getattr(r, "code", None) == "invalid_code" for r in results), results
     # an atomic F() increment per failure: none is lost
-    assert device_of(user_with_mfa.user).failure_count == 20
+    assert account_of(user_with_mfa.user).failure_count == 20
 
 
 def test_concurrent_wrong_codes_over_http_lock_and_never_succeed(user_with_mfa, clock):
@@ -189,12 +189,12 @@ def test_a_burst_of_wrong_codes_evaluates_no_more_than_the_lockout_allows(user_w
 def test_a_burst_at_99_failures_gets_one_totp_guess_then_totp_is_disabled(user_with_mfa, clock, evaluations):
     """From 99 consecutive failures a burst once evaluated 12 more TOTP codes instead of stopping at
     the 100 NIST allows; now one is evaluated, and after its lock TOTP is refused unread."""
-    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=99)
+    MFAAccount.objects.filter(user=user_with_mfa.user).update(failure_count=99)
     token = new_mfa_token(user_with_mfa.email)
     bad = wrong_code(user_with_mfa.secret, clock.now)
     results = in_threads([flow_verify(token, bad, clock) for _ in range(BURST)])
     assert len(evaluations) == 1, [getattr(r, "code", r) for r in results]
-    assert device_of(user_with_mfa.user).failure_count == 100
+    assert account_of(user_with_mfa.user).failure_count == 100
     clock.advance(3601)
     token = new_mfa_token(user_with_mfa.email)
     with pytest.raises(MFAError) as refused:

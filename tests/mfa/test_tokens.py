@@ -104,7 +104,7 @@ def test_access_and_refresh_carry_the_session_claims(pair, user, clock):
 
 def test_mfa_login_tokens_record_the_second_factor(api, clock, user_with_mfa):
     tokens = mfa_login(api, user_with_mfa, clock, code=user_with_mfa.recovery_codes[0])
-    assert claims(tokens["access"])["amr"] == ["pwd", "otp", "rcode"]
+    assert claims(tokens["access"])["amr"] == ["pwd", "otp", "rcode", "mfa"]
 
 
 def test_token_payloads_hold_ids_not_personal_data(api, user_with_mfa):

@@ -23,6 +23,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 from mfa import tokens
 from mfa.api import serializers
 from mfa.methods import recovery_codes, totp
+from tests.mfa.helpers import account_of
 
 PROPS = settings(max_examples=300, derandomize=True, database=None, deadline=None)
 DB_PROPS = settings(
@@ -166,14 +167,12 @@ def test_code_hash_verifies_only_its_code_and_never_contains_it(code, guess):
 def coded_user(make_user):
     """A user with a confirmed device and 10 recovery codes; made once per test, so hypothesis'
     examples share it (what they use up stays used)."""
-    from mfa import crypto
+    from mfa import crypto, factors
     from mfa.models import TOTPDevice
 
     user = make_user()
-    device = TOTPDevice.objects.create(
-        user=user, encrypted_secret=crypto.encrypt(totp.new_secret()), confirmed=True
-    )
-    return user, recovery_codes.replace_codes(user, device), set()
+    TOTPDevice.objects.create(user=user, encrypted_secret=crypto.encrypt(totp.new_secret()), confirmed=True)
+    return user, recovery_codes.replace_codes(user, factors.account_of(user, create=True)), set()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -182,13 +181,12 @@ def coded_user(make_user):
 def test_consume_never_raises_and_refuses_every_unissued_code(coded_user, guess):
     from django.utils import timezone
 
-    from mfa.models import TOTPDevice
 
     user, issued, _ = coded_user
     assume(recovery_codes.normalize(guess) not in {c.replace("-", "") for c in issued})
-    device = TOTPDevice.objects.get(user=user)
+    device = account_of(user)
     assert recovery_codes.consume(user, device, guess, now=timezone.now()) is None
-    assert TOTPDevice.objects.get(user=user).recovery_codes_left == 10
+    assert account_of(user).recovery_codes_left == 10
 
 
 @pytest.mark.django_db(transaction=True)
@@ -198,14 +196,13 @@ def test_consume_never_raises_and_refuses_every_unissued_code(coded_user, guess)
 def test_consume_accepts_any_spelling_of_an_issued_code_exactly_once(coded_user, index, spell):
     from django.utils import timezone
 
-    from mfa.models import TOTPDevice
 
     user = coded_user[0]
-    device = TOTPDevice.objects.get(user=user)
+    device = account_of(user)
     codes = recovery_codes.replace_codes(user, device)  # a fresh set for every example
     assert recovery_codes.consume(user, device, spell(codes[index]), now=timezone.now()) == 9
     assert recovery_codes.consume(user, device, codes[index], now=timezone.now()) is None
-    assert TOTPDevice.objects.get(user=user).recovery_codes_left == 9
+    assert account_of(user).recovery_codes_left == 9
     others = [c for i, c in enumerate(codes) if i != index]
     assert recovery_codes.consume(user, device, others[index % 9], now=timezone.now()) == 8
 

@@ -16,6 +16,7 @@ from tests.mfa.helpers import (
     RECOVERY_CODES,
     SETUP,
     VERIFY,
+    account_of,
     device_of,
     mfa_token,
     verify_login,
@@ -33,8 +34,7 @@ def signed_in(api, user_with_mfa):
 
 def assert_mfa_still_on(mfa_user, clock):
     """Nothing lost: MFA on, all ten recovery codes unused, the current code still logs in."""
-    device = device_of(mfa_user.user)
-    assert device.confirmed and device.recovery_codes_left == 10
+    assert device_of(mfa_user.user).confirmed and account_of(mfa_user.user).recovery_codes_left == 10
     assert RecoveryCode.objects.filter(user=mfa_user.user, used_at=None).count() == 10
     client = APIClient()
     r = verify_login(client, mfa_token(client, mfa_user.email), totp_now(mfa_user.secret, clock.now))
@@ -64,13 +64,13 @@ def test_disable_with_wrong_code_is_400_invalid_code_and_nothing_lost(signed_in,
 
 
 @pytest.mark.parametrize(
-    "data", [{}, {"password": PASSWORD}, {"code": "123456"}, {"password": "", "code": "123456"},
+    "data", [{}, {"code": "123456"}, {"password": "", "code": "123456"},
              {"password": PASSWORD, "code": None}, {"password": PASSWORD, "code": "\uff11" * 6}],
 )
 def test_disable_without_password_or_code_is_400_and_nothing_lost(signed_in, user_with_mfa, clock, data):
     r = signed_in.post(DISABLE, data, format="json")
     assert r.status_code == 400
-    assert device_of(user_with_mfa.user).failure_count == 0  # malformed input is not an attempt
+    assert account_of(user_with_mfa.user).failure_count == 0  # malformed input is not an attempt
     assert_mfa_still_on(user_with_mfa, clock)
 
 
@@ -207,8 +207,8 @@ def test_malformed_bodies_are_400_and_change_nothing(signed_in, user_with_mfa, c
         assert r.status_code == 400, (path, body[:30], r.status_code, r.content[:200])
     r = signed_in.post(path, "code=123456", content_type="text/plain")
     assert r.status_code == 415
-    device = device_of(user_with_mfa.user)
-    assert device.failure_count == 0 and device.last_step == int(clock.now.timestamp()) // 30 - 1
+    account = account_of(user_with_mfa.user)
+    assert account.failure_count == 0 and account.totp_last_step == int(clock.now.timestamp()) // 30 - 1
     assert_mfa_still_on(user_with_mfa, clock)
 
 
@@ -246,3 +246,18 @@ def test_codes_of_a_disabled_factor_are_refused_after_re_enrolment(signed_in, us
     assert verify_login(client, mfa_token(client, user_with_mfa.email), old_codes[1]).status_code == 401
     r = verify_login(client, mfa_token(client, user_with_mfa.email), totp_now(new_secret, clock.now))
     assert r.status_code == 200, r.content
+
+
+def test_disable_with_the_password_alone_needs_a_recent_second_factor(signed_in, user_with_mfa, clock):
+    """{password} without a code: only when this session gave a second factor in the last 5
+    minutes (enrolling gave none; reauthenticate with a code does)."""
+    r = signed_in.post(DISABLE, {"password": PASSWORD}, format="json")
+    assert r.status_code == 403 and r.json()["code"] == "reauthentication_required"
+    assert_mfa_still_on(user_with_mfa, clock)
+    clock.advance(30)
+    r = signed_in.post(reverse("mfa:auth-reauthenticate"), {"code": totp_now(user_with_mfa.secret, clock.now)},
+                       format="json")
+    assert r.status_code == 200, r.content
+    bearer(signed_in, r.json()["access"])
+    r = signed_in.post(DISABLE, {"password": PASSWORD}, format="json")
+    assert r.status_code == 200 and r.json() == {"mfa_enabled": False}

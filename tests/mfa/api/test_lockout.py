@@ -13,6 +13,7 @@ from tests.mfa.helpers import (
     RECOVERY_CODES,
     SETUP,
     VERIFY,
+    account_of,
     device_of,
     mfa_token,
     verify_login,
@@ -41,13 +42,13 @@ def test_fifth_consecutive_failure_locks_even_the_right_code_out(api, user_with_
     token = mfa_token(api, user_with_mfa.email)
     for i in range(4):
         assert fail(api, user_with_mfa, clock, token).status_code == 401, i
-    assert device_of(user_with_mfa.user).locked_until is None
+    assert account_of(user_with_mfa.user).locked_until is None
     assert fail(api, user_with_mfa, clock, token).status_code == 401
     r = verify_login(api, token, totp_now(user_with_mfa.secret, clock.now))
     assert_locked(r, 30)
     r = verify_login(api, token, user_with_mfa.recovery_codes[0])
     assert_locked(r, 30)
-    assert device_of(user_with_mfa.user).recovery_codes_left == 10
+    assert account_of(user_with_mfa.user).recovery_codes_left == 10
     clock.advance(10)
     assert_locked(verify_login(api, token, totp_now(user_with_mfa.secret, clock.now)), 20)
 
@@ -92,8 +93,8 @@ def test_lockout_ends_and_a_success_resets_the_count(api, user_with_mfa, clock):
     clock.advance(30)
     r = verify_login(api, mfa_token(api, user_with_mfa.email), totp_now(user_with_mfa.secret, clock.now))
     assert r.status_code == 200, r.content
-    device = device_of(user_with_mfa.user)
-    assert device.failure_count == 0 and device.locked_until is None
+    account = account_of(user_with_mfa.user)
+    assert account.failure_count == 0 and account.locked_until is None
     clock.advance(30)
     for _ in range(4):
         assert fail(api, user_with_mfa, clock).status_code == 401
@@ -106,7 +107,7 @@ def test_recovery_code_success_resets_the_count(api, user_with_mfa, clock):
         fail(api, user_with_mfa, clock)
     r = verify_login(api, mfa_token(api, user_with_mfa.email), user_with_mfa.recovery_codes[0])
     assert r.status_code == 200
-    assert device_of(user_with_mfa.user).failure_count == 0
+    assert account_of(user_with_mfa.user).failure_count == 0
 
 
 def test_failures_across_fresh_mfa_tokens_count_together(api, user_with_mfa, clock):
@@ -122,7 +123,7 @@ def test_totp_and_recovery_guesses_share_one_counter(api, user_with_mfa, clock):
         assert fail(api, user_with_mfa, clock, token).status_code == 401
     for guess in ("ABCDE-FGHIJ-KLMN2", "ZZZZZ-ZZZZZ-ZZZZZ"):
         assert verify_login(api, token, guess).status_code == 401
-    assert device_of(user_with_mfa.user).failure_count == 5
+    assert account_of(user_with_mfa.user).failure_count == 5
     assert_locked(verify_login(api, token, user_with_mfa.recovery_codes[0]), 30)
 
 
@@ -140,7 +141,7 @@ def test_wrong_codes_on_pending_verify_count(api, user, clock):
     for _ in range(5):
         r = api.post(VERIFY, {"code": wrong_code(secret, clock.now)}, format="json")
         assert r.status_code == 400 and r.json()["code"] == "invalid_code"
-    assert device_of(user).failure_count == 5
+    assert account_of(user).failure_count == 5
     assert_locked(api.post(VERIFY, {"code": totp_now(secret, clock.now)}, format="json"), 30)
     assert not device_of(user).confirmed
 
@@ -154,7 +155,7 @@ def test_wrong_codes_on_disable_and_recovery_codes_count_with_login(api, user_wi
     for _ in range(2):
         r = api.post(RECOVERY_CODES, {"code": bad}, format="json")
         assert r.status_code == 400 and r.json()["code"] == "invalid_code"
-    assert device_of(user_with_mfa.user).failure_count == 4
+    assert account_of(user_with_mfa.user).failure_count == 4
     assert fail(api, user_with_mfa, clock, mfa_token(APIClient(), user_with_mfa.email)).status_code == 401
     good = totp_now(user_with_mfa.secret, clock.now)
     assert_locked(verify_login(APIClient(), mfa_token(APIClient(), user_with_mfa.email), good), 30)
@@ -175,12 +176,12 @@ def test_forwarded_for_values_do_not_matter(api, user_with_mfa, clock):
 def test_counter_lives_in_the_database(api, user_with_mfa, clock):
     for expected in range(1, 4):
         fail(api, user_with_mfa, clock)
-        assert device_of(user_with_mfa.user).failure_count == expected
+        assert account_of(user_with_mfa.user).failure_count == expected
     cache.clear()  # no process-local state: a worker restart loses nothing
     for _ in range(2):
         fail(api, user_with_mfa, clock)
-    device = device_of(user_with_mfa.user)
-    assert device.failure_count == 5 and device.locked_until is not None
+    account = account_of(user_with_mfa.user)
+    assert account.failure_count == 5 and account.locked_until is not None
     cache.clear()
     assert_locked(verify_login(APIClient(), mfa_token(APIClient(), user_with_mfa.email),
                                totp_now(user_with_mfa.secret, clock.now)), 30)
@@ -200,7 +201,7 @@ def test_locked_attempts_are_not_counted_again(api, user_with_mfa, clock):
         fail(api, user_with_mfa, clock)
     for _ in range(3):
         assert_locked(fail(api, user_with_mfa, clock), 30)
-    assert device_of(user_with_mfa.user).failure_count == 5
+    assert account_of(user_with_mfa.user).failure_count == 5
 
 
 # --- Per-IP code-failure throttle (AUTH_IP_RATE_CODE_FAILURES) --------------------------------------
@@ -228,9 +229,9 @@ def test_ip_throttle_refuses_the_fourth_request_from_one_ip(code_failure_rate, a
     assert "Retry-After" in r
     assert r.json()["code"] != "mfa_locked"
     # The per-user lockout is a separate thing: Alice has 3 failures and is not locked; Bob has none.
-    assert device_of(user_with_mfa.user).failure_count == 3
-    assert device_of(user_with_mfa.user).locked_until is None
-    assert device_of(bob.user).failure_count == 0
+    assert account_of(user_with_mfa.user).failure_count == 3
+    assert account_of(user_with_mfa.user).locked_until is None
+    assert account_of(bob.user).failure_count == 0
     # From another IP, Bob's code works.
     r = verify_login(APIClient(), bobs_token, totp_now(bob.secret, clock.now), REMOTE_ADDR="192.0.2.8")
     assert r.status_code == 200, r.content

@@ -89,6 +89,7 @@ def test_me_with_access_token_returns_the_user(api, user):
         "id": str(user.pk),
         "email": "alice@example.com",
         "mfa_enabled": False,
+        "methods": [],
         "recovery_codes_left": 0,
     }
     assert not r.cookies

@@ -12,10 +12,10 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from mfa.methods import recovery_codes
-from mfa.models import AuthSession, RecoveryCode, TOTPDevice
+from mfa.models import AuthSession, RecoveryCode
 from mfa.tokens import AccessToken
 from tests.helpers import PASSWORD, bearer, enable_mfa, login, totp_now
-from tests.mfa.helpers import LOGIN_VERIFY, ME, device_of, mfa_token, verify_login, wrong_code
+from tests.mfa.helpers import LOGIN_VERIFY, ME, account_of, mfa_token, verify_login, wrong_code
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,7 @@ def test_totp_code_completes_login_with_amr_pwd_otp(api, user_with_mfa, clock):
     body = r.json()
     assert set(body) == {"access", "refresh"}
     assert "no-store" in r["Cache-Control"]
-    assert AccessToken(body["access"])["amr"] == ["pwd", "otp"]
+    assert AccessToken(body["access"])["amr"] == ["pwd", "otp", "mfa"]
     assert sessions_of(user_with_mfa.user) == before + 1
     bearer(api, body["access"])
     assert api.get(ME).status_code == 200
@@ -90,7 +90,7 @@ def test_recovery_code_completes_login_with_amr_rcode(api, user_with_mfa, shape)
     }[shape]
     r = verify_login(api, mfa_token(api, user_with_mfa.email), sent)
     assert r.status_code == 200, r.content
-    assert AccessToken(r.json()["access"])["amr"] == ["pwd", "otp", "rcode"]
+    assert AccessToken(r.json()["access"])["amr"] == ["pwd", "otp", "rcode", "mfa"]
     bearer(api, r.json()["access"])
     assert api.get(ME).json()["recovery_codes_left"] == 9
 
@@ -103,7 +103,7 @@ def test_recovery_code_is_single_use(api, user_with_mfa):
     assert r.status_code == 401
     assert r.json()["code"] == "invalid_code"
     assert sessions_of(user_with_mfa.user) == before
-    assert device_of(user_with_mfa.user).recovery_codes_left == 9
+    assert account_of(user_with_mfa.user).recovery_codes_left == 9
 
 
 def test_recovery_code_is_no_password_and_no_refresh_token(api, user_with_mfa):
@@ -137,7 +137,7 @@ def test_codes_one_step_either_side_are_accepted_two_steps_refused(api, user_wit
             continue
         r = verify_login(api, mfa_token(api, user_with_mfa.email), code)
         assert r.status_code == 401, offset
-    assert device_of(user_with_mfa.user).failure_count == 2
+    assert account_of(user_with_mfa.user).failure_count == 2
     for offset in (-1, 1):
         r = verify_login(api, mfa_token(api, user_with_mfa.email), totp_now(secret, clock.now, offset))
         assert r.status_code == 200, (offset, r.content)
@@ -164,22 +164,21 @@ def test_client_supplied_time_is_ignored(api, user_with_mfa, clock):
         format="json", HTTP_DATE="Tue, 15 Nov 2094 08:12:31 GMT",
     )
     assert r.status_code == 401
-    device = device_of(user_with_mfa.user)
-    last_step = device.last_step
+    last_step = account_of(user_with_mfa.user).totp_last_step
     r = api.post(
         LOGIN_VERIFY,
         {"mfa_token": token, "code": totp_now(secret, clock.now), "timestamp": 0},
         format="json", HTTP_DATE="Thu, 01 Jan 1970 00:00:00 GMT",
     )
     assert r.status_code == 200
-    assert device_of(user_with_mfa.user).last_step == last_step + 1
+    assert account_of(user_with_mfa.user).totp_last_step == last_step + 1
 
 
 def test_failed_attempt_does_not_move_the_last_step(api, user_with_mfa, clock):
-    before = device_of(user_with_mfa.user).last_step
+    before = account_of(user_with_mfa.user).totp_last_step
     r = verify_login(api, mfa_token(api, user_with_mfa.email), wrong_code(user_with_mfa.secret, clock.now))
     assert r.status_code == 401
-    assert device_of(user_with_mfa.user).last_step == before
+    assert account_of(user_with_mfa.user).totp_last_step == before
 
 
 # --- The mfa_token (MFA-03..06) ---------------------------------------------------------------------
@@ -199,14 +198,14 @@ def test_used_mfa_token_spends_no_recovery_code_and_no_step(api, user_with_mfa, 
     token = mfa_token(api, user_with_mfa.email)
     assert verify_login(api, token, totp_now(user_with_mfa.secret, clock.now)).status_code == 200
     clock.advance(30)
-    last_step = device_of(user_with_mfa.user).last_step
+    last_step = account_of(user_with_mfa.user).totp_last_step
     r = verify_login(api, token, user_with_mfa.recovery_codes[0])
     assert r.status_code == 401
     r = verify_login(api, token, totp_now(user_with_mfa.secret, clock.now))
     assert r.status_code == 401
     # nothing lost: the recovery code and the current step still work with a fresh mfa_token
-    assert device_of(user_with_mfa.user).recovery_codes_left == 10
-    assert device_of(user_with_mfa.user).last_step == last_step
+    assert account_of(user_with_mfa.user).recovery_codes_left == 10
+    assert account_of(user_with_mfa.user).totp_last_step == last_step
     r = verify_login(api, mfa_token(api, user_with_mfa.email), user_with_mfa.recovery_codes[0])
     assert r.status_code == 200, r.content
     r = verify_login(api, mfa_token(api, user_with_mfa.email), totp_now(user_with_mfa.secret, clock.now))
@@ -298,7 +297,7 @@ def test_mfa_token_issued_before_a_password_change_is_refused(api, user_with_mfa
     user.save()
     r = verify_login(api, token, totp_now(user_with_mfa.secret, clock.now))
     assert r.status_code == 401
-    assert device_of(user).failure_count == 0
+    assert account_of(user).failure_count == 0
 
 
 def test_mfa_token_is_no_bearer_token_and_no_refresh_token(api, user_with_mfa):
@@ -316,7 +315,7 @@ def test_access_or_refresh_jwt_is_no_mfa_token(api, user_with_mfa, user, clock):
     for other in (pair["access"], pair["refresh"], user_with_mfa.access, user_with_mfa.refresh):
         r = verify_login(api, other, totp_now(user_with_mfa.secret, clock.now))
         assert r.status_code == 401
-    assert device_of(user_with_mfa.user).failure_count == 0
+    assert account_of(user_with_mfa.user).failure_count == 0
 
 
 # --- Error bodies (MFA-09) --------------------------------------------------------------------------
@@ -357,8 +356,8 @@ def test_malformed_codes_are_400_and_never_count(api, user_with_mfa, clock):
         r = verify_login(api, token, code)
         assert r.status_code == 400, (repr(code)[:40], r.status_code, r.content[:200])
         assert "code" in r.json(), r.json()
-    device = device_of(user_with_mfa.user)
-    assert device.failure_count == 0 and device.locked_until is None
+    account = account_of(user_with_mfa.user)
+    assert account.failure_count == 0 and account.locked_until is None
     r = verify_login(api, token, totp_now(user_with_mfa.secret, clock.now))
     assert r.status_code == 200, r.content
 
@@ -391,7 +390,7 @@ def test_five_digits_never_match_a_code_with_a_leading_zero(api, user_with_mfa, 
 def test_malformed_json_bodies_are_400(api, user_with_mfa, body):
     r = api.post(LOGIN_VERIFY, body, content_type="application/json")
     assert r.status_code == 400, (body, r.content)
-    assert device_of(user_with_mfa.user).failure_count == 0
+    assert account_of(user_with_mfa.user).failure_count == 0
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "application/x-www-form-urlencoded"])
@@ -436,7 +435,7 @@ def test_extra_fields_are_ignored(api, user_with_mfa, clock):
         format="json",
     )
     assert r.status_code == 200
-    assert AccessToken(r.json()["access"])["amr"] == ["pwd", "otp"]
+    assert AccessToken(r.json()["access"])["amr"] == ["pwd", "otp", "mfa"]
 
 
 def test_normalised_recovery_code_forms_name_one_code(api, user_with_mfa):
@@ -445,7 +444,7 @@ def test_normalised_recovery_code_forms_name_one_code(api, user_with_mfa):
     lookalike = code.replace("-", "_")
     assert recovery_codes.normalize(lookalike) is None
     assert verify_login(api, mfa_token(api, user_with_mfa.email), lookalike).status_code == 400
-    assert TOTPDevice.objects.get(user=user_with_mfa.user).recovery_codes_left == 10
+    assert account_of(user_with_mfa.user).recovery_codes_left == 10
 
 
 def test_login_verify_needs_no_access_token_and_ignores_one(api, user_with_mfa, clock):

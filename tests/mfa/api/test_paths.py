@@ -24,6 +24,7 @@ PATHS = [
     ("mfa:mfa-verify", {}, "/api/auth/mfa/verify"),
     ("mfa:mfa-login-verify", {}, "/api/auth/mfa/login/verify"),
     ("mfa:mfa-disable", {}, "/api/auth/mfa/disable"),
+    ("mfa:mfa-totp", {}, "/api/auth/mfa/totp"),
     ("mfa:mfa-recovery-codes", {}, "/api/auth/mfa/recovery-codes"),
     ("mfa:mfa-events", {}, "/api/auth/mfa/events"),
     ("mfa:sessions-list", {}, "/api/auth/sessions"),

@@ -72,7 +72,7 @@ def test_refresh_keeps_sid_amr_and_auth_time(api, clock, user_with_mfa):
         assert r.status_code == 200, r.content
         token = r.json()["refresh"]
         for new in (claims(r.json()["access"]), claims(token)):
-            assert (new["sid"], new["amr"], new["auth_time"]) == (first["sid"], ["pwd", "otp"], first["auth_time"])
+            assert (new["sid"], new["amr"], new["auth_time"]) == (first["sid"], ["pwd", "otp", "mfa"], first["auth_time"])
             assert new["user_id"] == first["user_id"]
         assert AuthSession.objects.filter(pk=first["sid"], revoked_at=None).exists()
 

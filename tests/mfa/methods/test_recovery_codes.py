@@ -11,7 +11,7 @@ from django.contrib.auth import hashers
 from django.forms.models import model_to_dict
 
 from mfa.methods import recovery_codes
-from mfa.models import RecoveryCode, TOTPDevice
+from mfa.models import MFAAccount, RecoveryCode, TOTPDevice
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,7 +123,7 @@ def test_hashes_are_salted(user_with_mfa):
 
 def test_consume_is_single_use(user_with_mfa, clock):
     user = user_with_mfa.user
-    device = TOTPDevice.objects.get(user=user)
+    device = MFAAccount.objects.get(user=user)
     code = user_with_mfa.recovery_codes[3]
     assert recovery_codes.consume(user, device, code.lower(), now=clock.now) == 9
     assert recovery_codes.consume(user, device, code, now=clock.now) is None
@@ -145,7 +145,7 @@ def test_codes_are_bound_to_their_user(user_with_mfa, make_user, api, clock):
 
 def test_a_guess_matching_no_lookup_costs_no_hash(user_with_mfa, clock):
     user = user_with_mfa.user
-    device = TOTPDevice.objects.get(user=user)
+    device = MFAAccount.objects.get(user=user)
     guesses = [code for code in recovery_codes.generate(20) if code not in user_with_mfa.recovery_codes]
     with mock.patch("mfa.methods.recovery_codes.check_password", wraps=hashers.check_password) as mfa_check, \
             mock.patch("django.contrib.auth.hashers.check_password", wraps=hashers.check_password) as dj_check:
@@ -172,7 +172,7 @@ def test_a_wrong_recovery_guess_over_http_costs_no_hash(user_with_mfa, api, cloc
 
 def test_replace_codes_kills_every_old_code(user_with_mfa, clock):
     user = user_with_mfa.user
-    device = TOTPDevice.objects.get(user=user)
+    device = MFAAccount.objects.get(user=user)
     new_codes = recovery_codes.replace_codes(user, device)
     assert len(new_codes) == 10 and not set(new_codes) & set(user_with_mfa.recovery_codes)
     for old in user_with_mfa.recovery_codes:

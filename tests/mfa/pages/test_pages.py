@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from mfa.models import AuthSession, TOTPDevice
+from mfa.models import AuthSession, MFAAccount, TOTPDevice
 from tests.helpers import PASSWORD, totp_now
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,7 +39,7 @@ def test_disable_page_needs_the_password_and_a_code(signed_in, user_with_mfa, cl
 
 
 def test_lockout_shows_on_the_page_with_429(signed_in, user_with_mfa):
-    TOTPDevice.objects.filter(user=user_with_mfa.user).update(failure_count=4)
+    MFAAccount.objects.filter(user=user_with_mfa.user).update(failure_count=4)
     assert signed_in.post(reverse("mfa_pages:regenerate"), {"code": "000000"}).status_code == 400
     r = signed_in.post(reverse("mfa_pages:regenerate"), {"code": "000000"})
     assert r.status_code == 429 and "Too many wrong attempts" in r.content.decode()

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from mfa.models import AuthSession, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, totp_now
+from tests.mfa.helpers import account_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +52,7 @@ def test_mfa_user_is_half_authenticated_until_the_code(browser, user_with_mfa, c
     assert browser.session.session_key != old_key  # rotated on completion
     assert browser.get(reverse("mfa_pages:home")).status_code == 200
     row = AuthSession.objects.filter(user=user_with_mfa.user).order_by("-created_at").first()
-    assert row.amr == "pwd otp"
+    assert row.amr == "pwd otp mfa"
 
 
 def test_challenge_refuses_replay_and_wrong_codes_count(browser, user_with_mfa, clock):
@@ -64,7 +65,7 @@ def test_challenge_refuses_replay_and_wrong_codes_count(browser, user_with_mfa, 
     assert r.status_code == 400 and "_auth_user_id" not in other.session
     for _ in range(4):
         other.post(reverse("mfa_pages:challenge"), {"code": "000000"})
-    assert TOTPDevice.objects.get(user=user_with_mfa.user).failure_count == 5
+    assert account_of(user_with_mfa.user).failure_count == 5
     clock.advance(10)  # locked for 30 s: even the next step's right code is refused
     r = other.post(reverse("mfa_pages:challenge"), {"code": totp_now(user_with_mfa.secret, clock.now, 1)})
     assert r.status_code == 429

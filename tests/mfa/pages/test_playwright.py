@@ -121,7 +121,7 @@ def test_admin_login_with_a_totp_code_reaches_the_admin_index(page, make_user):
 
     expect(page).to_have_url(re.compile(r"/admin/$"))
     expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
-    assert AuthSession.objects.filter(user=staff, revoked_at=None, amr="pwd otp").count() == 1
+    assert AuthSession.objects.filter(user=staff, revoked_at=None, amr="pwd otp mfa").count() == 1
 
 
 def test_half_authenticated_session_is_sent_from_admin_pages_to_the_challenge(page, make_user):
