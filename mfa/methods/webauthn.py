@@ -11,8 +11,8 @@ what it leaves to the relying party:
 
 - the credential's shape is validated here before the library sees it, so any malformed input
   (wrong types, bad base64url, oversized fields, bad CBOR) ends as InvalidCredential and nothing else;
-- ``clientDataJSON.crossOrigin: true`` is refused (WebAuthn L3 7.1 step 9 / 7.2 step 13 leave it to
-  the RP; this site is never embedded in another origin's iframe for a ceremony);
+- ``clientDataJSON.crossOrigin: true`` is refused (WebAuthn L3 7.1 and 7.2, the crossOrigin steps,
+  leave it to the RP; this site is never embedded in another origin's iframe for a ceremony);
 - a sign count that did not increase (other than 0 to 0) is CounterRegression, raised only after
   the signature verified, so a forged response can never record a "cloned authenticator" event.
 
@@ -73,12 +73,12 @@ ALGORITHMS = [
 DEBUG_ORIGINS = ("http://localhost:8000",)
 
 CHALLENGE_BYTES = 32
-USER_HANDLE_BYTES = 64  # WebAuthn L3 5.4.3: user.id is at most 64 bytes
+USER_HANDLE_BYTES = 64  # WebAuthn L3 5.4.3 (user.id): at most 64 bytes
 
 # Upper bounds on each field, in base64url characters, before anything is decoded: generous for real
 # authenticators (a TPM attestation with its certificate chain is a few KB), small enough that a
 # hostile client cannot make the server parse megabytes.
-MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn L3 5.4: credential ids are at most 1023 bytes
+MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn L3 6.1 credentialIdLength: at most 1023
 MAX_FIELD_CHARS = {
     "clientDataJSON": 8 * 1024,
     "attestationObject": 64 * 1024,
@@ -164,7 +164,7 @@ _ANDROID_ORIGIN = re.compile(r"android:apk-key-hash:[A-Za-z0-9_-]{43}", re.ASCII
 
 def rp_id_problem(rp_id: Any) -> str | None:
     """Why ``rp_id`` cannot be an RP ID (a lower-case host name: no scheme, port or IP address,
-    WebAuthn L3 5.1.2 "valid domain"), or None."""
+    a "valid domain" in the URL Standard's sense), or None."""
     if not isinstance(rp_id, str) or not rp_id:
         return "the RP ID must be a non-empty string"
     try:
@@ -183,7 +183,7 @@ def origin_problems(rp_id: str, origins: tuple[str, ...] | list[str]) -> list[st
     """What is wrong with each origin for ``rp_id`` (empty when all are usable).
 
     An origin is exactly ``scheme://host[:port]`` as a browser writes it (lower case, no path or
-    trailing slash); its host is the RP ID or under it (WebAuthn L3 5.1.3 step 5: the RP ID is a
+    trailing slash); its host is the RP ID or under it (WebAuthn L3 5.1.3 and 5.1.4: the RP ID is a
     registrable suffix of the origin's effective domain); its scheme is https, or http for
     localhost (a secure context without TLS). ``android:apk-key-hash:...`` origins (an Android app
     tied to the RP ID by Digital Asset Links) are accepted as they are.
@@ -381,7 +381,7 @@ def _client_data(client_data_json: bytes) -> dict:
     for key in ("type", "challenge", "origin"):
         if not isinstance(data.get(key), str):
             raise InvalidCredential(reason=f"clientDataJSON.{key} is missing or not a string")
-    # WebAuthn L3 7.1 step 9 / 7.2 step 13: crossOrigin true means an iframe of another origin ran
+    # WebAuthn L3 7.1 / 7.2 (crossOrigin, topOrigin): crossOrigin true means an iframe of another origin ran
     # the ceremony; this site never asks for that (no publickey-credentials-* permissions policy).
     if data.get("crossOrigin") not in (None, False) or "topOrigin" in data:
         raise InvalidCredential(reason="clientDataJSON.crossOrigin is true")
@@ -572,7 +572,7 @@ def verify_authentication(
     except Exception as exc:  # noqa: BLE001 - its parsers raise cbor2, struct, ValueError, KeyError...
         raise InvalidCredential(reason=_reason(exc)) from None
     received = verified.new_sign_count
-    # WebAuthn L3 7.2 step 22: unless both are 0, the count must be greater than the stored one.
+    # WebAuthn L3 7.2, the signCount step: unless both are 0, the count must be greater than the stored one.
     if (received or sign_count) and received <= sign_count:
         raise CounterRegression(stored=sign_count, received=received)
     return Assertion(
