@@ -273,6 +273,7 @@ MFA = {
         "refresh": env_rate("AUTH_IP_RATE_REFRESH", "60/min"),
         "code_failures": env_rate("AUTH_IP_RATE_CODE_FAILURES", "30/hour"),
         "password_reset": env_rate("AUTH_IP_RATE_PASSWORD_RESET", "10/hour", multiples=True),
+        "passkey_login": env_rate("AUTH_IP_RATE_PASSKEY_LOGIN", "30/min"),
     },
     # Reset requests per email address, known or not ("off" disables).
     "PASSWORD_RESET_RATE": env_rate("PASSWORD_RESET_RATE", "5/10min", multiples=True),
@@ -282,6 +283,12 @@ MFA = {
     "REQUIRED": _mfa_required(env_str("MFA_REQUIRED")),
     "REQUIRED_GRACE_DAYS": env_int("MFA_REQUIRED_GRACE_DAYS", 0, minimum=0),
     "REQUIRED_SINCE": env_str("MFA_REQUIRED_SINCE"),
+    # WebAuthn: the RP ID (a host name, never the request's Host header) and the exact origins,
+    # comma-separated. Unset origins: http://localhost:8000 with DEBUG on, else keys answer 503.
+    "WEBAUTHN_RP_ID": env_str("WEBAUTHN_RP_ID", "localhost"),
+    "WEBAUTHN_RP_NAME": env_str("WEBAUTHN_RP_NAME"),
+    "WEBAUTHN_ORIGINS": env_list("WEBAUTHN_ORIGINS", []) or None,
+    "PASSKEY_LOGIN": env_bool("MFA_PASSKEY_LOGIN", False),
 }
 
 # --- Django REST framework ------------------------------------------------------------------------------

@@ -49,6 +49,8 @@ class DefaultMFAAdapter:
             "This password reset link is invalid, expired or already used. Ask for a new one."
         ),
         "password_reset_throttled": _("Too many password reset requests. Try again later."),
+        "webauthn_not_configured": _("Security keys and passkeys are not available on this site."),
+        "invalid_credential": _("The security key's answer could not be verified."),
         # A browser half-way through signing in calls an API view.
         "mfa_required": _("Finish signing in with your second factor."),
         # IsMFAComplete and RecentSecondFactor refusals.

@@ -5,6 +5,8 @@
 - mfa.E003: one MFA setting given under two of its names (ENROLMENT_LIFETIME and ENROLLMENT_LIFETIME).
 - mfa.E004 (``check --deploy``): DEBUG off and no MFA["ENCRYPTION_KEYS"], so TOTP secrets are
   encrypted with a key derived from SECRET_KEY.
+- mfa.E005: a WebAuthn RP ID that is not a host name, or an origin that is not https (http only for
+  localhost) or whose host is neither the RP ID nor under it.
 - mfa.W001: the JWT signing key is SECRET_KEY or shorter than 256 bits.
 - mfa.W002: an unknown key in the MFA settings dict (a typo is otherwise silently ignored).
 """
@@ -175,4 +177,29 @@ def check_admin_login_gate(app_configs: Any = None, **kwargs: Any) -> list:
             "mfa.pages.forms.AdminPasswordLoginForm, or a subclass of it.",
             id="mfa.W003",
         )
+    ]
+
+
+@register(Tags.security)
+def check_webauthn_origins(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.E005: a browser refuses a ceremony whose RP ID is not its origin's host or a parent of
+    it (WebAuthn L3 5.1.3), and plain http outside localhost is not a secure context: such a
+    configuration would fail for every user at the first key, so it is refused at startup."""
+    from mfa.methods import webauthn
+
+    rp_id = conf.mfa_settings.WEBAUTHN_RP_ID
+    origins = webauthn.configured_origins()
+    problem = webauthn.rp_id_problem(rp_id)
+    problems = [problem] if problem else []
+    if origins and not problem:
+        problems += webauthn.origin_problems(rp_id, origins)
+    return [
+        Error(
+            f"WebAuthn: {text}.",
+            hint='Set MFA["WEBAUTHN_RP_ID"] to your host name (e.g. "example.com") and '
+            'MFA["WEBAUTHN_ORIGINS"] to the exact origins under it (e.g. ["https://example.com", '
+            '"https://app.example.com"]); authsite: WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS.',
+            id="mfa.E005",
+        )
+        for text in problems
     ]

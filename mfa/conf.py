@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
         "register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour",
         # Password reset requests from one IP ("N/period", a multiple allowed: "10/hour", "5/10m").
         "password_reset": "10/hour",
+        # Passkey login (options and verify calls both count) from one IP.
+        "passkey_login": "30/min",
     },
     # Password reset requests for one email address, known or not ("5/10m": 5 per 10 minutes);
     # None turns it off.
@@ -72,6 +74,17 @@ DEFAULTS: dict[str, Any] = {
     # "Create an account" on the sign-in page: a URL name or path; None: the URL named "signup" if
     # the site has one, else no link.
     "SIGNUP_URL": None,
+    # WebAuthn relying party: the RP ID is a host name every origin is equal to or under
+    # (WebAuthn L3 5.1.2), fixed here and never taken from a request's Host header.
+    "WEBAUTHN_RP_ID": "localhost",
+    # The name browsers show when making a key; None: ISSUER, else the site's name.
+    "WEBAUTHN_RP_NAME": None,
+    # The exact origins ("https://example.com") ceremonies may come from (system check mfa.E005).
+    # None: "http://localhost:8000" with DEBUG on; with DEBUG off WebAuthn answers 503
+    # webauthn_not_configured until it is set.
+    "WEBAUTHN_ORIGINS": None,
+    # "Sign in with a passkey" (no password); registering passkeys works either way.
+    "PASSKEY_LOGIN": False,
     # Dotted path of the adapter class (mfa.adapter.DefaultMFAAdapter) a host may subclass.
     "ADAPTER": "mfa.adapter.DefaultMFAAdapter",
 }

@@ -138,3 +138,33 @@ class PasswordResetThrottled(LockedOut):
 
     code = "throttled"
     message_key = "password_reset_throttled"
+
+
+class WebAuthnNotConfigured(MFAError):
+    """Security keys and passkeys are off on this site: no WebAuthn origin is configured
+    (MFA["WEBAUTHN_ORIGINS"] unset with DEBUG off). The rest of the site works as before."""
+
+    code = "webauthn_not_configured"
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+
+
+class InvalidCredential(MFAError):
+    """A WebAuthn answer (registration or assertion) that does not verify or is malformed.
+    ``reason`` says why, for logs and security events; the user only reads that it failed (telling
+    them which check failed would help nobody but someone probing). A view may answer 401 instead."""
+
+    code = "invalid_credential"
+
+    def __init__(self, reason: str = "", message: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CounterRegression(InvalidCredential):
+    """A correctly signed assertion whose sign count did not go up (other than 0 to 0): a sign the
+    authenticator may have been cloned (WebAuthn L3 6.1.1). The caller records an event."""
+
+    def __init__(self, stored: int, received: int, message: str | None = None) -> None:
+        super().__init__(f"sign count {received} after {stored}", message)
+        self.stored = stored
+        self.received = received

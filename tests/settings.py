@@ -30,6 +30,7 @@ MFA = {
     **MFA,
     "IP_RATES": {
         "register": None, "login": None, "refresh": None, "code_failures": None, "password_reset": None,
+        "passkey_login": None,
     },
     "PASSWORD_RESET_RATE": None,
 }

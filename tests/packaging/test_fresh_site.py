@@ -225,7 +225,7 @@ def test_wheel_installs_into_a_new_startproject_site_and_mfa_login_works_over_ht
     requires = re.findall(r"^Requires-Dist: (.+)$", metadata, re.MULTILINE)
     always = sorted(re.split(r"[<>=!~;\[ ]", r)[0].lower() for r in requires if "extra ==" not in r)
     assert always == sorted(
-        ["django", "djangorestframework", "djangorestframework-simplejwt", "pyotp", "segno", "cryptography"]
+        ["django", "djangorestframework", "djangorestframework-simplejwt", "pyotp", "segno", "webauthn", "cryptography"]
     ), requires
     assert any(r.startswith("django-mongodb-backend") and 'extra == "mongodb"' in r for r in requires)
     assert not any("secantus" in r.lower() for r in requires)
