@@ -45,6 +45,7 @@ class DefaultMFAAdapter:
         "mfa_already_enabled": _("MFA is already enabled. Disable it first to enrol a new authenticator."),
         "mfa_not_enabled": _("MFA is not enabled for this account."),
         "not_found": _("Not found."),
+        "passkey_login_disabled": _("Signing in with a passkey is not enabled on this site."),
         "invalid_reset_token": _(
             "This password reset link is invalid, expired or already used. Ask for a new one."
         ),

@@ -168,3 +168,17 @@ class CounterRegression(InvalidCredential):
         super().__init__(f"sign count {received} after {stored}", message)
         self.stored = stored
         self.received = received
+
+
+class KeyNotFound(MFAError):
+    """No security key with this id belongs to the caller."""
+
+    code = "not_found"
+    status_code = HTTPStatus.NOT_FOUND
+
+
+class PasskeyLoginDisabled(MFAError):
+    """Signing in with a passkey alone is off (MFA["PASSKEY_LOGIN"])."""
+
+    code = "passkey_login_disabled"
+    status_code = HTTPStatus.NOT_FOUND

@@ -289,7 +289,7 @@ def confirm_setup(
         raise InvalidCode()
     if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True, confirmed_at=now):
         raise MFAAlreadyEnabled()  # a concurrent confirmation won
-    _forget_cached(user, TOTPDevice)
+    forget_cached(user, TOTPDevice)
     return factor_added(user, account, Method.TOTP, first=first, now=now, client=client,
                         keep_session_id=keep_session_id)
 
@@ -376,11 +376,11 @@ def remove_totp(
         raise MFANotEnabled()
     require_recent_second_factor(session, now=now)
     TOTPDevice.objects.filter(user=user).delete()
-    _forget_cached(user, TOTPDevice)
+    forget_cached(user, TOTPDevice)
     factor_removed(user, Method.TOTP, now=now, client=client, keep_session_id=keep_session_id)
 
 
-def _forget_cached(user: Any, model: type) -> None:
+def forget_cached(user: Any, model: type) -> None:
     relation = model._meta.get_field("user").remote_field
     if relation.is_cached(user):
         relation.delete_cached_value(user)

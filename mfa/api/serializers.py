@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from mfa.adapter import get_adapter
 from mfa.factors import parse_code
-from mfa.models import AuthSession, SecurityEvent
+from mfa.models import AuthSession, SecurityEvent, WebAuthnCredential
 
 
 class StrictCharField(serializers.CharField):
@@ -195,3 +195,66 @@ class SecurityEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = SecurityEvent
         fields = ["id", "type", "created_at", "ip", "user_agent", "details"]
+
+
+# --- Security keys (WebAuthn) ----------------------------------------------------------------------
+
+
+class CredentialField(serializers.JSONField):
+    """The object a browser's ``credential.toJSON()`` returns (checked in depth by
+    mfa.methods.webauthn: here only that it is a JSON object)."""
+
+    default_error_messages = {"invalid": _("A credential object, as credential.toJSON() returns it.")}
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, dict):
+            self.fail("invalid")
+        return data
+
+
+class KeyNameField(StrictCharField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("help_text", _("A name you choose for the key"))
+        super().__init__(**kwargs)
+
+
+class RegisterOptionsSerializer(serializers.Serializer):
+    passkey = serializers.BooleanField(
+        default=False, help_text=_("Register as a passkey (discoverable, with user verification)")
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        value = data.get("passkey") if isinstance(data, dict) else None
+        if value is not None and not isinstance(value, bool):
+            raise serializers.ValidationError({"passkey": [_("true or false.")]})
+        return super().to_internal_value(data)
+
+
+class CeremonySerializer(serializers.Serializer):
+    ceremony_id = StrictCharField(max_length=64)
+    credential = CredentialField()
+
+
+class RegisterVerifySerializer(CeremonySerializer):
+    name = KeyNameField(required=False, allow_blank=True, default="")
+
+
+class KeyRenameSerializer(serializers.Serializer):
+    name = KeyNameField()
+
+
+class MFATokenSerializer(serializers.Serializer):
+    mfa_token = StrictCharField(max_length=2048)
+
+
+class MFALoginWebAuthnVerifySerializer(CeremonySerializer):
+    mfa_token = StrictCharField(max_length=2048)
+
+
+class KeySerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="pk", read_only=True)
+
+    class Meta:
+        model = WebAuthnCredential
+        fields = ["id", "name", "passkey", "backed_up", "created_at", "last_used_at"]

@@ -18,6 +18,10 @@ class LoginRateThrottle(IPRateThrottle):
     scope = "login"
 
 
+class PasskeyLoginRateThrottle(IPRateThrottle):
+    scope = "passkey_login"
+
+
 class RefreshRateThrottle(IPRateThrottle):
     scope = "refresh"
 

@@ -7,7 +7,14 @@ Paths take no trailing slash (``login``), and one is tolerated (``login/``). URL
 
 from rest_framework.routers import SimpleRouter
 
-from mfa.api.views import AuthViewSet, MFAViewSet, PasswordViewSet, SessionViewSet
+from mfa.api.views import (
+    AuthViewSet,
+    MFAViewSet,
+    PasskeyViewSet,
+    PasswordViewSet,
+    SessionViewSet,
+    WebAuthnViewSet,
+)
 
 app_name = "mfa"
 
@@ -16,6 +23,8 @@ router.trailing_slash = "/?"
 router.register("mfa", MFAViewSet, basename="mfa")
 router.register("sessions", SessionViewSet, basename="sessions")
 router.register("password", PasswordViewSet, basename="password")
+router.register("webauthn", WebAuthnViewSet, basename="webauthn")
+router.register("passkey", PasskeyViewSet, basename="passkey")
 router.register("", AuthViewSet, basename="auth")
 
 urlpatterns = router.urls

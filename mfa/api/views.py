@@ -18,12 +18,17 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mfa import factors, flows, password_reset, passwords, sessions
+from mfa import factors, flows, password_reset, passwords, security_keys, sessions
 from mfa.api import openapi, serializers
 from mfa.api.authentication import SessionJWTAuthentication
 from mfa.api.exception_handler import api_exception_handler
-from mfa.api.throttling import CodeFailureRateThrottle, LoginRateThrottle, RefreshRateThrottle
-from mfa.exceptions import InvalidCode, InvalidPassword
+from mfa.api.throttling import (
+    CodeFailureRateThrottle,
+    LoginRateThrottle,
+    PasskeyLoginRateThrottle,
+    RefreshRateThrottle,
+)
+from mfa.exceptions import InvalidCode, InvalidCredential, InvalidPassword, PasskeyLoginDisabled
 from mfa.http import client_info
 from mfa.methods import totp
 from mfa.models import RevokeReason, SecurityEvent
@@ -58,7 +63,7 @@ class BaseViewSet(viewsets.GenericViewSet):
         return response
 
     def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, (InvalidCode, InvalidPassword)):
+        if isinstance(exc, (InvalidCode, InvalidPassword, InvalidCredential)):
             CodeFailureRateThrottle().record_failure(self.request, self)
         return super().handle_exception(exc)
 
@@ -137,6 +142,24 @@ class AuthViewSet(BaseViewSet):
         data = self.validated(request)
         access = flows.reauthenticate(
             request.user, request.auth_session, code=data.get("code"), password=data.get("password"),
+            now=timezone.now(), client=client_info(request),
+        )
+        return Response({"access": access})
+
+    @action(detail=False, methods=["post"], url_path="reauthenticate/webauthn/options")
+    def reauthenticate_webauthn_options(self, request: Request) -> Response:
+        self.validated(request)
+        options = security_keys.reauthenticate_options(request.user, request.auth_session, now=timezone.now())
+        return Response(options_payload(options))
+
+    @action(
+        detail=False, methods=["post"], url_path="reauthenticate/webauthn/verify",
+        serializer_class=serializers.CeremonySerializer, throttle_classes=[CodeFailureRateThrottle],
+    )
+    def reauthenticate_webauthn_verify(self, request: Request) -> Response:
+        data = self.validated(request)
+        access = security_keys.reauthenticate_verify(
+            request.user, request.auth_session, data["ceremony_id"], data["credential"],
             now=timezone.now(), client=client_info(request),
         )
         return Response({"access": access})
@@ -247,6 +270,29 @@ class MFAViewSet(BaseViewSet):
         )
         return Response(pair_payload(pair))
 
+    @action(
+        detail=False, methods=["post"], url_path="login/webauthn/options",
+        serializer_class=serializers.MFATokenSerializer, authentication_classes=[],
+        permission_classes=[AllowAny],
+    )
+    def login_webauthn_options(self, request: Request) -> Response:
+        data = self.validated(request)
+        options = security_keys.mfa_login_options(data["mfa_token"], now=timezone.now())
+        return Response(options_payload(options))
+
+    @action(
+        detail=False, methods=["post"], url_path="login/webauthn/verify",
+        serializer_class=serializers.MFALoginWebAuthnVerifySerializer, authentication_classes=[],
+        permission_classes=[AllowAny], mfa_error_status={"invalid_credential": status.HTTP_401_UNAUTHORIZED},
+    )
+    def login_webauthn_verify(self, request: Request) -> Response:
+        data = self.validated(request)
+        pair = security_keys.mfa_login_verify(
+            data["mfa_token"], data["ceremony_id"], data["credential"], now=timezone.now(),
+            client=client_info(request),
+        )
+        return Response(pair_payload(pair))
+
     @action(detail=False, methods=["post"], serializer_class=serializers.DisableSerializer)
     def disable(self, request: Request) -> Response:
         data = self.validated(request)
@@ -286,6 +332,96 @@ class MFAViewSet(BaseViewSet):
         rows = SecurityEvent.objects.filter(user=request.user).order_by("-created_at")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+def options_payload(options: security_keys.Options) -> dict[str, Any]:
+    return {"ceremony_id": options.ceremony_id, "publicKey": options.public_key}
+
+
+class WebAuthnViewSet(BaseViewSet):
+    """webauthn/register/options and /verify, webauthn/credentials (list, rename, remove)."""
+
+    lookup_value_regex = "[^/]+"
+    throttle_classes = [CodeFailureRateThrottle]
+
+    @action(
+        detail=False, methods=["post"], url_path="register/options",
+        serializer_class=serializers.RegisterOptionsSerializer, allow_without_required_mfa=True,
+    )
+    def register_options(self, request: Request) -> Response:
+        data = self.validated(request)
+        options = security_keys.register_options(
+            request.user, passkey=data["passkey"], now=timezone.now(), session=request.auth_session
+        )
+        return Response(options_payload(options))
+
+    @action(
+        detail=False, methods=["post"], url_path="register/verify",
+        serializer_class=serializers.RegisterVerifySerializer, allow_without_required_mfa=True,
+    )
+    def register_verify(self, request: Request) -> Response:
+        data = self.validated(request)
+        key, codes = security_keys.register_verify(
+            request.user, data["ceremony_id"], data["credential"], data["name"], now=timezone.now(),
+            client=client_info(request), session=request.auth_session,
+            keep_session_id=self.current_session_id(request),
+        )
+        body = {k: v for k, v in serializers.KeySerializer(key).data.items()
+                if k in ("id", "name", "passkey", "created_at")}
+        if codes:
+            body["recovery_codes"] = codes
+        return Response(body, status=status.HTTP_201_CREATED)
+
+    @action(detail=False, methods=["get"], url_path="credentials", serializer_class=serializers.KeySerializer)
+    def credentials(self, request: Request) -> Response:
+        rows = security_keys.keys_of(request.user)
+        return Response(serializers.KeySerializer(rows, many=True).data)
+
+    @action(
+        detail=False, methods=["patch", "delete"], url_path=r"credentials/(?P<key_id>[^/]+)",
+        serializer_class=serializers.KeyRenameSerializer,
+    )
+    def credential(self, request: Request, key_id: str) -> Response:
+        if request.method == "DELETE":
+            security_keys.remove_key(
+                request.user, key_id, now=timezone.now(), client=client_info(request),
+                session=request.auth_session, keep_session_id=self.current_session_id(request),
+            )
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        data = self.validated(request)
+        key = security_keys.rename_key(request.user, key_id, data["name"], client=client_info(request))
+        return Response(serializers.KeySerializer(key).data)
+
+
+class PasskeyViewSet(BaseViewSet):
+    """passkey/login/options and /verify: sign in with a passkey alone (MFA["PASSKEY_LOGIN"])."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PasskeyLoginRateThrottle]
+    mfa_error_status = {"invalid_credential": status.HTTP_401_UNAUTHORIZED}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Off: 404 on both calls, before the body is read.
+        if not security_keys.passkey_login_enabled():
+            raise PasskeyLoginDisabled()
+        super().initial(request, *args, **kwargs)
+
+    @action(detail=False, methods=["post"], url_path="login/options")
+    def login_options(self, request: Request) -> Response:
+        self.validated(request)
+        return Response(options_payload(security_keys.passkey_login_options(now=timezone.now())))
+
+    @action(
+        detail=False, methods=["post"], url_path="login/verify",
+        serializer_class=serializers.CeremonySerializer,
+    )
+    def login_verify(self, request: Request) -> Response:
+        data = self.validated(request)
+        pair = security_keys.passkey_login_verify(
+            data["ceremony_id"], data["credential"], now=timezone.now(), client=client_info(request)
+        )
+        return Response(pair_payload(pair))
 
 
 class PasswordViewSet(BaseViewSet):
