@@ -23,7 +23,7 @@ key_renamed = Signal()
 key_counter_regression = Signal()
 # MFA turned off (by the user or an admin reset). Args: by_admin.
 mfa_disabled = Signal()
-# A wrong code. Args: method ("totp" or "recovery_code"), failure_count.
+# A wrong second factor. Args: method ("totp", "recovery_code" or "webauthn"), failure_count.
 mfa_failed = Signal()
 # The per-user code lockout started or grew. Args: retry_after (seconds).
 mfa_locked = Signal()

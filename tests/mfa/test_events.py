@@ -67,6 +67,42 @@ def client() -> APIClient:
     return c
 
 
+def keys_events(api, access: str, user) -> None:
+    """A security key added to a TOTP account (factor_added), renamed, answering with a counter that
+    went back (key_counter_regression), then removed (factor_removed)."""
+    from django.test import override_settings
+
+    from tests.webauthn_authenticator import SoftAuthenticator
+
+    device = SoftAuthenticator()
+    keys = {**mfa_settings_dict(), "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"]}
+    with override_settings(MFA=keys):
+        bearer(api, access)
+        options = api.post(reverse("mfa:webauthn-register-options"), {}, format="json").json()
+        r = api.post(reverse("mfa:webauthn-register-verify"), {
+            "ceremony_id": options["ceremony_id"], "credential": device.create(options["publicKey"]), "name": "Key",
+        }, format="json")
+        assert r.status_code == 201, r.content
+        key_id = r.json()["id"]
+        url = reverse("mfa:webauthn-credential", kwargs={"key_id": key_id})
+        assert api.patch(url, {"name": "Blue key"}, format="json").status_code == 200
+        for counter in (None, 1):  # a good answer (count 1), then one that says 1 again
+            device.counter = counter
+            options = api.post(reverse("mfa:auth-reauthenticate-webauthn-options"), {}, format="json").json()
+            r = api.post(reverse("mfa:auth-reauthenticate-webauthn-verify"), {
+                "ceremony_id": options["ceremony_id"], "credential": device.get(options["publicKey"]),
+            }, format="json")
+            assert r.status_code == (200 if counter is None else 400), r.content
+        assert api.delete(url).status_code == 204
+    api.credentials()
+
+
+def mfa_settings_dict() -> dict:
+    from django.conf import settings
+
+    return dict(settings.MFA)
+
+
 def run_every_event(user, clock):
     """Cause every event type at least once: a wrong password, a login whose session enrolment
     ends, enable, fail into a lockout, use a recovery code, regenerate, end a session by id,
@@ -93,6 +129,8 @@ def run_every_event(user, clock):
     clock.advance(30)
     r = api.post(reverse("mfa:auth-reauthenticate"), {"code": totp_now(mfa.secret, clock.now)}, format="json")
     assert r.status_code == 200, r.content
+    keys_events(api, r.json()["access"], user)
+    bearer(api, mfa.access)
     # The stored secret encrypted with a key the site no longer has: a TOTP code cannot be checked.
     device = TOTPDevice.objects.filter(user=user)
     stored = device.get().encrypted_secret
@@ -129,8 +167,10 @@ def test_each_signal_fires_with_user_ip_and_agent(user, clock, received):
             assert call["user"].pk == user.pk
             assert call["ip"] == IP and call["user_agent"] == AGENT
     assert len(received["mfa_enabled"]) == len(received["mfa_disabled"]) == 1
-    assert len(received["mfa_failed"]) == 5 and len(received["mfa_locked"]) == 1
-    assert [c["failure_count"] for c in received["mfa_failed"]] == [1, 2, 3, 4, 5]
+    # Five wrong codes into the lockout, then the security key whose counter went back.
+    assert len(received["mfa_failed"]) == 6 and len(received["mfa_locked"]) == 1
+    assert [c["failure_count"] for c in received["mfa_failed"]] == [1, 2, 3, 4, 5, 1]
+    assert [c["method"] for c in received["mfa_failed"]][-1] == "webauthn"
     assert received["mfa_locked"][0]["retry_after"] == 30
     assert received["recovery_code_used"][0]["remaining"] == 9
     assert received["mfa_disabled"][0]["by_admin"] is False
