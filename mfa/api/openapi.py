@@ -162,6 +162,11 @@ def document(auth_viewset: type, mfa_viewset: type, session_viewset: type) -> No
             summary="Turn MFA off", request=s.DisableSerializer,
             responses={200: DisabledSerializer, **code_errors},
         ),
+        totp=extend_schema(
+            summary="Remove the authenticator app alone (the last factor turns MFA off)",
+            responses={204: None, 400: err("TOTP is not on (mfa_not_enabled)"), 401: unauthenticated,
+                       403: err("A second factor within 5 minutes is needed (reauthentication_required)")},
+        ),
         recovery_codes=extend_schema(
             summary="Replace the recovery codes (a code, or {} within 5 minutes of a second factor)",
             request=s.RecoveryCodesSerializer,
@@ -249,3 +254,112 @@ try:  # register the Bearer scheme of mfa's authentication class with drf-specta
 
 except ImportError:  # drf-spectacular not installed
     pass
+
+
+class CeremonyOptionsSerializer(serializers.Serializer):
+    ceremony_id = serializers.CharField(help_text="Send it back with the credential")
+    publicKey = serializers.DictField(  # noqa: N815 - the WebAuthn name
+        help_text="WebAuthn Level 3 JSON options (parseCreationOptionsFromJSON, parseRequestOptionsFromJSON)"
+    )
+
+
+class KeyRegisteredSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    passkey = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    recovery_codes = serializers.ListField(
+        child=serializers.CharField(), required=False,
+        help_text="Only when this is the account's first factor",
+    )
+
+
+def document_webauthn(
+    auth_viewset: type, mfa_viewset: type, webauthn_viewset: type, credential_viewset: type,
+    passkey_viewset: type,
+) -> None:
+    """Describe the security-key and passkey operations."""
+    try:
+        from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+    except ImportError:  # drf-spectacular not installed: nothing to document
+        return
+
+    def err(description: str) -> Any:
+        return OpenApiResponse(ErrorSerializer, description=description)
+
+    bad = OpenApiResponse(BAD_REQUEST_SCHEMA, description="invalid_credential (the answer did not verify: "
+                          "origin, RP ID, challenge, signature, used, expired or another's ceremony) or "
+                          "field errors")
+    unauthenticated = err("Missing, invalid, expired or revoked access token")
+    step_up = err("A second factor in the last 5 minutes is needed (reauthentication_required)")
+    off = err("WebAuthn is not configured on this site (webauthn_not_configured)")
+    unsupported = err("Content-Type is not application/json")
+    locked = err("Locked after repeated wrong second factors (mfa_locked); see Retry-After")
+    options = {200: CeremonyOptionsSerializer, 415: unsupported, 503: off}
+    malformed = OpenApiResponse(BAD_REQUEST_SCHEMA, description="Malformed input (field errors)")
+
+    extend_schema_view(
+        reauthenticate_webauthn_options=extend_schema(
+            summary="Start re-authenticating with a security key", request=s.EmptySerializer,
+            responses={**options, 400: err("The user has no security key (mfa_not_enabled)"),
+                       401: unauthenticated},
+        ),
+        reauthenticate_webauthn_verify=extend_schema(
+            summary="Re-authenticate with a security key: a new access token, the second-factor time now",
+            request=s.CeremonySerializer,
+            responses={200: OpenApiResponse(description="{access}"), 400: bad, 401: unauthenticated,
+                       415: unsupported, 429: locked, 503: off},
+        ),
+    )(auth_viewset)
+    extend_schema_view(
+        login_webauthn_options=extend_schema(
+            summary="Second step of login with a security key: options", request=s.MFATokenSerializer,
+            auth=[],
+            responses={**options, 400: err("The user has no security key, or malformed input"),
+                       401: err("Invalid, expired or used mfa_token (invalid_mfa_token)")},
+        ),
+        login_webauthn_verify=extend_schema(
+            summary="Second step of login with a security key: tokens",
+            request=s.MFALoginWebAuthnVerifySerializer, auth=[],
+            responses={200: TokenPairSerializer, 400: malformed,
+                       401: err("invalid_credential or invalid_mfa_token"), 415: unsupported, 429: locked,
+                       503: off},
+        ),
+    )(mfa_viewset)
+    extend_schema_view(
+        register_options=extend_schema(
+            summary="Start adding a security key or passkey", request=s.RegisterOptionsSerializer,
+            responses={**options, 400: malformed, 401: unauthenticated, 403: step_up},
+        ),
+        register_verify=extend_schema(
+            summary="Finish adding a security key or passkey", request=s.RegisterVerifySerializer,
+            responses={201: KeyRegisteredSerializer, 400: bad, 401: unauthenticated, 403: step_up,
+                       415: unsupported, 503: off},
+        ),
+    )(webauthn_viewset)
+    extend_schema_view(
+        list=extend_schema(summary="The user's security keys",
+                           responses={200: s.KeySerializer(many=True), 401: unauthenticated}),
+        partial_update=extend_schema(
+            summary="Rename a security key", request=s.KeyRenameSerializer,
+            responses={200: s.KeySerializer, 400: malformed,
+                       401: unauthenticated, 404: err("Not one of your keys")},
+        ),
+        destroy=extend_schema(
+            summary="Remove a security key (the last factor turns MFA off)",
+            responses={204: None, 401: unauthenticated, 403: step_up, 404: err("Not one of your keys")},
+        ),
+    )(credential_viewset)
+    extend_schema_view(
+        login_options=extend_schema(
+            summary="Sign in with a passkey: options", request=s.EmptySerializer, auth=[],
+            responses={**options, 404: err("Passkey login is off (passkey_login_disabled)"),
+                       429: err("Too many requests from this IP")},
+        ),
+        login_verify=extend_schema(
+            summary="Sign in with a passkey: tokens", request=s.CeremonySerializer, auth=[],
+            responses={200: TokenPairSerializer, 400: malformed, 401: err("invalid_credential"),
+                       404: err("Passkey login is off (passkey_login_disabled)"),
+                       415: unsupported, 429: err("Too many requests from this IP"), 503: off},
+        ),
+    )(passkey_viewset)

@@ -13,6 +13,7 @@ from mfa.api.views import (
     PasskeyViewSet,
     PasswordViewSet,
     SessionViewSet,
+    WebAuthnCredentialViewSet,
     WebAuthnViewSet,
 )
 
@@ -23,6 +24,7 @@ router.trailing_slash = "/?"
 router.register("mfa", MFAViewSet, basename="mfa")
 router.register("sessions", SessionViewSet, basename="sessions")
 router.register("password", PasswordViewSet, basename="password")
+router.register("webauthn/credentials", WebAuthnCredentialViewSet, basename="webauthn-credentials")
 router.register("webauthn", WebAuthnViewSet, basename="webauthn")
 router.register("passkey", PasskeyViewSet, basename="passkey")
 router.register("", AuthViewSet, basename="auth")

@@ -372,25 +372,31 @@ class WebAuthnViewSet(BaseViewSet):
             body["recovery_codes"] = codes
         return Response(body, status=status.HTTP_201_CREATED)
 
-    @action(detail=False, methods=["get"], url_path="credentials", serializer_class=serializers.KeySerializer)
-    def credentials(self, request: Request) -> Response:
-        rows = security_keys.keys_of(request.user)
-        return Response(serializers.KeySerializer(rows, many=True).data)
 
-    @action(
-        detail=False, methods=["patch", "delete"], url_path=r"credentials/(?P<key_id>[^/]+)",
-        serializer_class=serializers.KeyRenameSerializer,
-    )
-    def credential(self, request: Request, key_id: str) -> Response:
-        if request.method == "DELETE":
-            security_keys.remove_key(
-                request.user, key_id, now=timezone.now(), client=client_info(request),
-                session=request.auth_session, keep_session_id=self.current_session_id(request),
-            )
-            return Response(status=status.HTTP_204_NO_CONTENT)
-        data = self.validated(request)
-        key = security_keys.rename_key(request.user, key_id, data["name"], client=client_info(request))
+
+class WebAuthnCredentialViewSet(BaseViewSet):
+    """GET webauthn/credentials (a bare array), PATCH and DELETE webauthn/credentials/{id}."""
+
+    lookup_value_regex = "[^/]+"
+    serializer_class = serializers.KeySerializer
+
+    def list(self, request: Request) -> Response:
+        return Response(serializers.KeySerializer(security_keys.keys_of(request.user), many=True).data)
+
+    def partial_update(self, request: Request, pk: str | None = None) -> Response:
+        serializer = serializers.KeyRenameSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = security_keys.rename_key(
+            request.user, pk or "", serializer.validated_data["name"], client=client_info(request)
+        )
         return Response(serializers.KeySerializer(key).data)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        security_keys.remove_key(
+            request.user, pk or "", now=timezone.now(), client=client_info(request),
+            session=request.auth_session, keep_session_id=self.current_session_id(request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PasskeyViewSet(BaseViewSet):
@@ -476,3 +482,4 @@ def password_reset_accepted_message() -> str:
 
 openapi.document(AuthViewSet, MFAViewSet, SessionViewSet)
 openapi.document_password(PasswordViewSet)
+openapi.document_webauthn(AuthViewSet, MFAViewSet, WebAuthnViewSet, WebAuthnCredentialViewSet, PasskeyViewSet)

@@ -84,7 +84,7 @@ def keys_events(api, access: str, user) -> None:
         }, format="json")
         assert r.status_code == 201, r.content
         key_id = r.json()["id"]
-        url = reverse("mfa:webauthn-credential", kwargs={"key_id": key_id})
+        url = reverse("mfa:webauthn-credentials-detail", kwargs={"pk": key_id})
         assert api.patch(url, {"name": "Blue key"}, format="json").status_code == 200
         for counter in (None, 1):  # a good answer (count 1), then one that says 1 again
             device.counter = counter

@@ -249,26 +249,26 @@ def test_a_locked_account_refuses_even_a_right_key(api, keyed, clock):
 def test_list_rename_and_remove(api, keyed, make_user):
     user, device, access, _first = keyed
     bearer(api, access)
-    rows = api.get(reverse("mfa:webauthn-credentials")).json()
+    rows = api.get(reverse("mfa:webauthn-credentials-list")).json()
     assert isinstance(rows, list) and len(rows) == 1
     assert set(rows[0]) == {"id", "name", "passkey", "backed_up", "created_at", "last_used_at"}
     key_id = rows[0]["id"]
-    r = api.patch(reverse("mfa:webauthn-credential", kwargs={"key_id": key_id}), {"name": "Work key"}, format="json")
+    r = api.patch(reverse("mfa:webauthn-credentials-detail", kwargs={"pk": key_id}), {"name": "Work key"}, format="json")
     assert r.status_code == 200 and r.json()["name"] == "Work key"
     assert SecurityEvent.objects.filter(type="key_renamed").count() == 1
     # Another user's key is 404.
     other = make_user("other@example.com")
     bearer(api, login(api, other.email).json()["access"])
-    assert api.patch(reverse("mfa:webauthn-credential", kwargs={"key_id": key_id}), {"name": "x"},
+    assert api.patch(reverse("mfa:webauthn-credentials-detail", kwargs={"pk": key_id}), {"name": "x"},
                      format="json").status_code == 404
-    assert api.delete(reverse("mfa:webauthn-credential", kwargs={"key_id": key_id})).status_code == 404
+    assert api.delete(reverse("mfa:webauthn-credentials-detail", kwargs={"pk": key_id})).status_code == 404
     # Removing needs a recent second factor; the last factor turns MFA off.
     bearer(api, access)
-    r = api.delete(reverse("mfa:webauthn-credential", kwargs={"key_id": key_id}))
+    r = api.delete(reverse("mfa:webauthn-credentials-detail", kwargs={"pk": key_id}))
     assert r.status_code == 403 and r.json()["code"] == "reauthentication_required"
     fresh = key_login(api, user.email, device).json()["access"]
     bearer(api, fresh)
-    assert api.delete(reverse("mfa:webauthn-credential", kwargs={"key_id": key_id})).status_code == 204
+    assert api.delete(reverse("mfa:webauthn-credentials-detail", kwargs={"pk": key_id})).status_code == 204
     me = api.get(ME).json()
     assert me["mfa_enabled"] is False and me["methods"] == [] and me["recovery_codes_left"] == 0
     assert SecurityEvent.objects.filter(type="mfa_disabled", user=user).count() == 1
