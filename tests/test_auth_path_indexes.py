@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django.db.models import Exists
 
-from mfa.models import AuthSession, TOTPDevice
+from mfa.models import AuthSession, MFAAccount, TOTPDevice, WebAuthnCredential
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -37,6 +37,10 @@ def session(make_user):
     user = make_user("indexed@example.com")
     now = timezone.now()
     TOTPDevice.objects.create(user=user, encrypted_secret="x", confirmed=True)
+    MFAAccount.objects.create(user=user, user_handle="h" * 86)
+    WebAuthnCredential.objects.create(
+        user=user, credential_id="c", credential_id_hash="a" * 64, public_key="k", name="key"
+    )
     return AuthSession.objects.create(
         user=user, expires_at=now, amr="pwd", refresh_jti="r" * 32, mfa_jti="m" * 32
     )
@@ -45,19 +49,23 @@ def session(make_user):
 def lookups(session):
     return {
         "session, user and device by session id (every authenticated request)":
-            AuthSession.objects.select_related("user", "user__mfa_device").filter(pk=session.pk)[:1],
+            AuthSession.objects.select_related("user", "user__mfa_device", "user__mfa_account")
+            .filter(pk=session.pk)[:1],
         "user by email (login)": type(session.user).objects.filter(email=session.user.email),
         "confirmed device of a user (login)": TOTPDevice.objects.filter(user=session.user, confirmed=True),
-        "device, user and used mfa_token (mfa/login/verify)": TOTPDevice.objects.select_related("user")
-        .annotate(token_used=Exists(AuthSession.objects.filter(mfa_jti="m" * 32)))
-        .filter(user_id=session.user_id, confirmed=True)[:1],
+        "user, MFA rows and used mfa_token (mfa/login/verify)": type(session.user).objects
+        .select_related("mfa_account", "mfa_device")
+        .annotate(mfa_token_used=Exists(AuthSession.objects.filter(mfa_jti="m" * 32)))
+        .filter(pk=session.user_id)[:1],
         "used mfa_token id": AuthSession.objects.filter(mfa_jti="m" * 32),
         "refresh rotation's compare-and-set": AuthSession.objects.filter(
             pk=session.pk, refresh_jti="r" * 32, revoked_at=None
         ),
-        "device step compare-and-set": TOTPDevice.objects.filter(
-            pk=session.user.mfa_device.pk, confirmed=True, last_step__lt=5
+        "account step compare-and-set": MFAAccount.objects.filter(
+            pk=session.user.mfa_account.pk, totp_last_step__lt=5
         ),
+        "account lockout claim": MFAAccount.objects.filter(pk=session.user.mfa_account.pk, failure_count=0),
+        "security key by credential id hash": WebAuthnCredential.objects.filter(credential_id_hash="a" * 64),
         "live sessions of a user (sessions list, logout/all)": AuthSession.objects.filter(
             user=session.user, revoked_at=None
         ),
@@ -68,10 +76,12 @@ NAMES = [
     "session, user and device by session id (every authenticated request)",
     "user by email (login)",
     "confirmed device of a user (login)",
-    "device, user and used mfa_token (mfa/login/verify)",
+    "user, MFA rows and used mfa_token (mfa/login/verify)",
     "used mfa_token id",
     "refresh rotation's compare-and-set",
-    "device step compare-and-set",
+    "account step compare-and-set",
+    "account lockout claim",
+    "security key by credential id hash",
     "live sessions of a user (sessions list, logout/all)",
 ]
 
