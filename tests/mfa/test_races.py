@@ -145,7 +145,7 @@ def test_concurrent_wrong_codes_over_http_lock_and_never_succeed(user_with_mfa, 
     bad = wrong_code(user_with_mfa.secret, clock.now)
     statuses = in_threads([post_verify(token, bad) for token in tokens])
     assert set(statuses) <= {401, 429} and statuses.count(401) >= 5, statuses
-    device = device_of(user_with_mfa.user)
+    device = account_of(user_with_mfa.user)
     assert device.failure_count == statuses.count(401)
     assert device.locked_until is not None
 
@@ -180,7 +180,7 @@ def test_a_burst_of_wrong_codes_evaluates_no_more_than_the_lockout_allows(user_w
     codes = [getattr(r, "code", None) for r in results]
     assert len(evaluations) == codes.count("invalid_code") == 5, codes
     assert codes.count("mfa_locked") == BURST - 5
-    device = device_of(user_with_mfa.user)
+    device = account_of(user_with_mfa.user)
     assert device.failure_count == 5 and device.locked_until is not None
     # every evaluated failure left its event
     assert SecurityEvent.objects.filter(user=user_with_mfa.user, type="mfa_failed").count() == 5
