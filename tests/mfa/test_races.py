@@ -20,7 +20,7 @@ from mfa.events import ClientInfo
 from mfa.exceptions import MFAError
 from mfa.models import AuthSession, MFAAccount, RecoveryCode, SecurityEvent
 from tests.helpers import PASSWORD, totp_now
-from tests.mfa.helpers import LOGIN_VERIFY, account_of, device_of, race_marks, run_together, wrong_code
+from tests.mfa.helpers import LOGIN_VERIFY, account_of, race_marks, run_together, wrong_code
 
 pytestmark = race_marks
 
