@@ -93,12 +93,41 @@ MONGO_DEFAULT_OPTIONS = {
 }
 
 
-def database_from_url(url: str, *, base_dir: str) -> dict:
+SQLITE_SYNCHRONOUS_LEVELS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def sqlite_options(name: str, *, timeout: int, synchronous: str) -> dict:
+    """OPTIONS for Django's SQLite backend when several threads and processes share one file.
+
+    ``transaction_mode`` IMMEDIATE: ``atomic()`` takes the write lock at BEGIN, so a second writer
+    waits for it (up to ``timeout`` seconds) instead of failing. In the default DEFERRED mode a
+    transaction that has read and then writes fails at once with "database is locked" when another
+    one holds the lock: SQLite cannot wait there without breaking isolation, whatever the timeout.
+    WAL lets readers run beside the writer. ``synchronous`` in WAL mode: NORMAL fsyncs at
+    checkpoints only (a power cut or OS crash can lose the last commits, never corrupts the file),
+    FULL fsyncs every commit (BENCHMARKS.md measures both). An in-memory database has no journal
+    file to put in WAL mode and nothing to sync, so it gets neither pragma.
+    """
+    level = synchronous.strip().upper()
+    if level not in SQLITE_SYNCHRONOUS_LEVELS:
+        raise ImproperlyConfigured(
+            f"SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS_LEVELS)} (got {synchronous!r})."
+        )
+    options: dict = {"transaction_mode": "IMMEDIATE", "timeout": timeout}
+    if name != ":memory:":
+        options["init_command"] = f"PRAGMA journal_mode=WAL; PRAGMA synchronous={level}"
+    return options
+
+
+def database_from_url(
+    url: str, *, base_dir: str, sqlite_timeout: int = 20, sqlite_synchronous: str = "NORMAL"
+) -> dict:
     """Build a Django DATABASES entry from a URL.
 
     ``mongodb://`` / ``mongodb+srv://``: django-mongodb-backend, the database name from the path,
     short timeouts added unless the URL sets them. ``sqlite:///relative`` or ``sqlite:////abs``
-    (``sqlite://`` alone: in memory). ``postgres://user:pass@host:port/name``.
+    (``sqlite://`` alone: in memory), with the OPTIONS of ``sqlite_options``.
+    ``postgres://user:pass@host:port/name``.
     """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -124,7 +153,11 @@ def database_from_url(url: str, *, base_dir: str) -> dict:
             name = path[1:]  # sqlite:////abs/path
         else:
             name = os.path.join(base_dir, path.lstrip("/"))
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": name,
+            "OPTIONS": sqlite_options(name, timeout=sqlite_timeout, synchronous=sqlite_synchronous),
+        }
     if scheme in {"postgres", "postgresql", "pgsql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",

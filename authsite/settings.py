@@ -65,7 +65,15 @@ DEFAULT_DATABASE_URL = (
     "mongodb://127.0.0.1:27017/authsite?directConnection=true"
 )
 DATABASE_URL = env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
-DATABASES = {"default": database_from_url(DATABASE_URL, base_dir=str(BASE_DIR))}
+# SQLite only: how long a writer waits for another's lock (seconds), and the WAL fsync level
+# (NORMAL: measured and explained in BENCHMARKS.md and README's production notes).
+DATABASES = {
+    "default": database_from_url(
+        DATABASE_URL, base_dir=str(BASE_DIR),
+        sqlite_timeout=env_int("SQLITE_TIMEOUT", 20),
+        sqlite_synchronous=env_str("SQLITE_SYNCHRONOUS", "NORMAL"),
+    )
+}
 IS_MONGODB = DATABASES["default"]["ENGINE"] == "django_mongodb_backend"
 # SQL connections stay open between requests (one per worker thread): opening one cost more CPU
 # than the query it served (BENCHMARKS.md). MongoDB's client is a pool per process anyway.

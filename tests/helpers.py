@@ -1,8 +1,9 @@
 """Plain helpers shared by the tests (no fixtures: those live in tests/conftest.py).
 
 The suite's password, the SecantusDB launcher (``start_devdb``/``stop_devdb``, also used by
-tests.live and the benchmarks), API logins, token claims and Bearer credentials, the frozen ``Clock`` the
-``clock`` fixture drives, TOTP codes computed independently (pyotp), and users with MFA on.
+tests.live and the benchmarks), an in-memory Redis (``start_redis``), API logins, token claims
+and Bearer credentials, the frozen ``Clock`` the ``clock`` fixture drives, TOTP codes computed
+independently (pyotp), and users with MFA on.
 """
 
 from __future__ import annotations
@@ -49,6 +50,33 @@ def stop_devdb(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def start_redis(port: int, timeout: float = 20.0) -> subprocess.Popen:
+    """Start Debian's ``redis-server`` on 127.0.0.1:``port``, in memory only (no RDB snapshot, no
+    append-only file), and wait until it answers PING. Stop it with ``stop_devdb``."""
+    import redis
+
+    proc = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+         "--loglevel", "warning"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=1)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {proc.returncode}")
+            try:
+                if client.ping():
+                    return proc
+            except redis.ConnectionError:
+                time.sleep(0.1)
+    finally:
+        client.close()
+    proc.kill()
+    raise RuntimeError("redis-server did not answer in time")
 
 
 def login(api: APIClient, email: str, password: str = PASSWORD):

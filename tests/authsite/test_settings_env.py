@@ -28,7 +28,7 @@ SITE_VARS = {
     "SECRET_KEY_FALLBACKS",
     "SITE_URL", "PASSWORD_RESET_TIMEOUT", "PASSWORD_RESET_RATE", "AUTH_IP_RATE_PASSWORD_RESET",
     "EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
-    "EMAIL_FILE_PATH", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL",
+    "EMAIL_FILE_PATH", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL", "SQLITE_TIMEOUT", "SQLITE_SYNCHRONOUS",
     "WEBAUTHN_RP_ID", "WEBAUTHN_RP_NAME", "WEBAUTHN_ORIGINS", "MFA_PASSKEY_LOGIN", "AUTH_IP_RATE_PASSKEY_LOGIN",
 }
 
@@ -340,7 +340,39 @@ def test_database_from_url_mongodb_srv_and_missing_name():
 def test_database_from_url_sqlite_paths(url, name):
     db = env.database_from_url(url, base_dir="/srv")
 
-    assert db == {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+    assert (db["ENGINE"], db["NAME"]) == ("django.db.backends.sqlite3", name)
+
+
+def test_sqlite_file_gets_immediate_transactions_a_busy_timeout_wal_and_normal_sync():
+    s = settings_with(DEBUG="1", DATABASE_URL="sqlite:////var/db/x.sqlite3")
+
+    assert s["DATABASE"]["OPTIONS"] == {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+    }
+
+
+def test_sqlite_timeout_and_synchronous_come_from_the_environment():
+    s = settings_with(
+        DEBUG="1", DATABASE_URL="sqlite:///x", SQLITE_TIMEOUT="5", SQLITE_SYNCHRONOUS="full"
+    )
+
+    assert s["DATABASE"]["OPTIONS"]["timeout"] == 5
+    assert s["DATABASE"]["OPTIONS"]["init_command"] == "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL"
+
+
+@pytest.mark.parametrize(("name", "value"), [("SQLITE_SYNCHRONOUS", "fast"), ("SQLITE_TIMEOUT", "0")])
+def test_bad_sqlite_settings_are_refused_naming_the_variable(name, value):
+    message = refusal(DEBUG="1", DATABASE_URL="sqlite:///x", **{name: value})
+
+    assert name in message and value in message
+
+
+def test_in_memory_sqlite_gets_immediate_transactions_but_no_wal_pragmas():
+    db = env.database_from_url("sqlite://", base_dir="/srv", sqlite_timeout=7)
+
+    assert db["OPTIONS"] == {"transaction_mode": "IMMEDIATE", "timeout": 7}
 
 
 def test_database_from_url_postgres_decodes_credentials():
