@@ -60,6 +60,10 @@ class MeSerializer(serializers.Serializer):
     id = serializers.CharField()
     email = serializers.CharField()
     mfa_enabled = serializers.BooleanField()
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=["totp", "webauthn"]),
+        help_text="The user's confirmed second factors",
+    )
     recovery_codes_left = serializers.IntegerField()
 
 

@@ -62,8 +62,9 @@ def _mfa_sessions(db, user) -> int:
     return db.mfa_authsession.count_documents({"user_id": user_oid(user.id), "mfa_jti": {"$ne": None}})
 
 
-def _device(db, user) -> dict:
-    return db.mfa_totpdevice.find_one({"user_id": user_oid(user.id)})
+def _account(db, user) -> dict:
+    """The user's MFA account document: the lockout, the recovery-code count, the last TOTP step."""
+    return db.mfa_mfaaccount.find_one({"user_id": user_oid(user.id)})
 
 
 def _refused(replies) -> bool:
@@ -81,7 +82,7 @@ def test_one_totp_code_with_one_mfa_token_succeeds_once(live, client, db):
         assert [r.status for r in replies].count(200) == 1, _codes(replies)
         assert _refused(replies), _codes(replies)
         assert _mfa_sessions(db, user) == 1
-        assert _device(db, user)["last_step"] == step
+        assert _account(db, user)["totp_last_step"] == step
 
 
 def test_one_totp_code_with_many_mfa_tokens_of_one_user_succeeds_once(live, client, db):
@@ -107,7 +108,7 @@ def test_one_recovery_code_succeeds_once_and_spends_only_itself(live, client, db
         oid = user_oid(user.id)
         assert db.mfa_recoverycode.count_documents({"user_id": oid, "used_at": {"$ne": None}}) == 1
         assert db.mfa_recoverycode.count_documents({"user_id": oid, "used_at": None}) == 9
-        assert _device(db, user)["recovery_codes_left"] == 9
+        assert _account(db, user)["recovery_codes_left"] == 9
         me = client.get(reverse("mfa:auth-me"), token=winners[0].json["access"])
         assert me.status == 200 and me.json["recovery_codes_left"] == 9, me.text
 
@@ -125,7 +126,7 @@ def test_one_mfa_token_completes_at_most_one_login_even_with_different_valid_cod
         assert _mfa_sessions(db, user) == [r.status for r in replies].count(200)
         # A request that lost the race gives its recovery code back: only the winner's is spent.
         spent = [r.status for r in replies].count(200)
-        assert _device(db, user)["recovery_codes_left"] == len(user.recovery_codes) - spent
+        assert _account(db, user)["recovery_codes_left"] == len(user.recovery_codes) - spent
         again = client.post(reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": user.recovery_codes[-1]})
         assert again.status == 401 and again.json["code"] == "invalid_mfa_token", again.text
 
@@ -161,7 +162,7 @@ def test_concurrent_wrong_codes_are_all_counted(live, client, db):
         assert all(r.json["code"] == "invalid_code" for r in counted), _codes(replies)
         assert all(r.status in (401, 429) for r in replies), _codes(replies)
         assert len(counted) >= 5, _codes(replies)  # most overlap; at least the lockout threshold
-        device = _device(db, user)
+        device = _account(db, user)
         assert device["failure_count"] == len(counted), (device["failure_count"], _codes(replies))
         assert device["locked_until"] is not None  # 5 or more failures start the backoff
 
