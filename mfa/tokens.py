@@ -7,7 +7,8 @@ algorithm in SIMPLE_JWT["ALGORITHM"] and checks ``aud`` and ``iss`` when they ar
 
 - ``user_id``, ``jti``, ``exp``, ``iat``, ``token_type``, ``aud``, ``iss``;
 - access and refresh: ``sid`` (the AuthSession id), ``amr`` (RFC 8176: ``["pwd"]``,
-  ``["pwd", "otp"]``, or ``["pwd", "otp", "rcode"]`` after a recovery code; "rcode" is ours, RFC 8176
+  ``["pwd", "otp", "mfa"]``, ``["pwd", "otp", "rcode", "mfa"]`` after a recovery code, ``hwk``/``swk``
+  (and ``pin`` with user verification) for a security key; "rcode" is ours, RFC 8176
   has no value for look-up secrets) and ``auth_time`` (when the user last authenticated: the login,
   or a later ``reauthenticate``);
 - mfa_token: ``pwf``, a keyed fingerprint of the password hash, so a password change voids it.
