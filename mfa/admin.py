@@ -6,14 +6,15 @@ admin of their own, and the user list reads only status fields.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -21,7 +22,8 @@ from mfa import factors, flows, sessions
 from mfa.exceptions import SessionNotFound
 from mfa.factors import totp_device_of
 from mfa.http import client_info
-from mfa.models import AuthSession, MFAAccount, RevokeReason, SecurityEvent, TOTPDevice
+from mfa.methods.totp import STEP_SECONDS
+from mfa.models import AuthSession, MFAAccount, RevokeReason, SecurityEvent, TOTPDevice, WebAuthnCredential
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
@@ -43,13 +45,22 @@ class MFAStatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+def _factor_label(label: str, last_used: Any) -> str:
+    if last_used is None:
+        return gettext("%(factor)s (never used)") % {"factor": label}
+    when = formats.date_format(timezone.localtime(last_used), "Y-m-d H:i")
+    return gettext("%(factor)s (last used %(when)s)") % {"factor": label, "when": when}
+
+
 class MFAUserAdminMixin:
     """Add to your UserAdmin: MFA status columns, a filter, and the "Reset MFA" action.
 
     ``class UserAdmin(MFAUserAdminMixin, django.contrib.auth.admin.UserAdmin): ...``
     """
 
-    mfa_list_display = ("mfa_enabled", "mfa_enabled_at", "mfa_last_used_at", "mfa_recovery_codes_left")
+    mfa_list_display = (
+        "mfa_enabled", "mfa_factors", "mfa_enabled_at", "mfa_last_used_at", "mfa_recovery_codes_left",
+    )
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return (*super().get_list_display(request), *self.mfa_list_display)  # type: ignore[misc]
@@ -58,9 +69,12 @@ class MFAUserAdminMixin:
         return (*super().get_list_filter(request), MFAStatusFilter)  # type: ignore[misc]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
+        keys = WebAuthnCredential.objects.order_by("created_at").only(
+            "user_id", "name", "passkey", "created_at", "last_used_at"
+        )
         return super().get_queryset(request).select_related(  # type: ignore[misc]
             "mfa_device", "mfa_account"
-        )
+        ).prefetch_related(Prefetch("mfa_webauthn_credentials", queryset=keys))
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)  # type: ignore[misc]
@@ -71,6 +85,23 @@ class MFAUserAdminMixin:
     @admin.display(boolean=True, description=_("MFA"))
     def mfa_enabled(self, user: Any) -> bool:
         return factors.has_mfa(user)
+
+    @admin.display(description=_("Second factors"))
+    def mfa_factors(self, user: Any) -> str:
+        """Each confirmed factor with its type, name and last use, e.g. "TOTP (last used
+        2025-01-31 09:12), Key: Blue key (never used)". TOTP's last use is the start of the last
+        accepted time step (the account keeps the step, not the time)."""
+        parts = []
+        device = totp_device_of(user)
+        if device is not None and device.confirmed:
+            account = factors.account_of(user)
+            step = account.totp_last_step if account is not None else 0
+            used = datetime.fromtimestamp(step * STEP_SECONDS, tz=UTC) if step else None
+            parts.append(_factor_label(gettext("TOTP"), used))
+        for key in user.mfa_webauthn_credentials.all():
+            kind = gettext("Passkey") if key.passkey else gettext("Key")
+            parts.append(_factor_label(f"{kind}: {key.name}", key.last_used_at))
+        return ", ".join(parts) or "-"
 
     @admin.display(description=_("MFA enabled at"))
     def mfa_enabled_at(self, user: Any) -> Any:
@@ -88,8 +119,9 @@ class MFAUserAdminMixin:
         return account.recovery_codes_left if account is not None and factors.has_mfa(user) else None
 
     def reset_mfa(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
-        """Remove the selected users' TOTP devices and recovery codes and end their sessions,
-        after a confirmation page. Recorded in the admin log and as the mfa_disabled signal."""
+        """Remove the selected users' second factors (TOTP device, security keys and passkeys) and
+        recovery codes and end their sessions, after a confirmation page. Recorded in the admin
+        log and as the mfa_disabled signal."""
         if request.POST.get("post") == "yes":
             now = timezone.now()
             client = client_info(request)
@@ -97,7 +129,8 @@ class MFAUserAdminMixin:
             for user in queryset:
                 flows.remove_mfa(user, now=now, client=client, by_admin=True)
                 self.log_change(  # type: ignore[attr-defined]
-                    request, user, "Reset MFA: removed TOTP device and recovery codes, ended sessions."
+                    request, user,
+                    "Reset MFA: removed TOTP device, security keys and recovery codes, ended sessions.",
                 )
                 count += 1
             self.message_user(  # type: ignore[attr-defined]

@@ -268,17 +268,23 @@ def _second_factor(
     return key_amr(key, assertion.user_verified)
 
 
-def mfa_login_options(mfa_token: str, *, now: datetime) -> Options:
-    """The second factor at login with a key: allowCredentials are the user's keys."""
+def _second_factor_options(user: Any, kind: CeremonyKind, binding: str, *, now: datetime) -> Options:
+    """Options for a key as the second factor: allowCredentials are the user's keys, UV preferred."""
     rp = _rp()
-    user, jti = flows.user_of_mfa_token(mfa_token)
     if not keys_of(user).exists():
         raise MFANotEnabled()
-    ceremony, challenge = _start(CeremonyKind.MFA_LOGIN, now=now, user=user, binding=jti)
+    ceremony, challenge = _start(kind, now=now, user=user, binding=binding)
     options = webauthn.authentication_options(
         rp, challenge=challenge, allow=_descriptors(user), user_verification="preferred"
     )
     return Options(str(ceremony.pk), options)
+
+
+def mfa_login_options(mfa_token: str, *, now: datetime) -> Options:
+    """The second factor at login with a key (API): the ceremony is bound to the mfa_token."""
+    _rp()  # 503 when keys are off, before the mfa_token is looked at
+    user, jti = flows.user_of_mfa_token(mfa_token)
+    return _second_factor_options(user, CeremonyKind.MFA_LOGIN, jti, now=now)
 
 
 def mfa_login_verify(
@@ -291,15 +297,42 @@ def mfa_login_verify(
     return flows.finish_mfa_login(user, jti, tokens.login_amr(AMR.PASSWORD, factor), now=now, client=client)
 
 
-def reauthenticate_options(user: Any, session: AuthSession, *, now: datetime) -> Options:
-    rp = _rp()
-    if not keys_of(user).exists():
+# A browser's unfinished login has no mfa_token: its ceremonies are bound to a random id kept in
+# the pending state of its cookie session (mfa.pages.state), prefixed so that it can never equal
+# an mfa_token's jti.
+BROWSER_BINDING_PREFIX = "browser:"
+
+
+def _browser_binding(binding: str) -> str:
+    if not isinstance(binding, str) or not binding:
+        raise InvalidCredential("no pending browser login")
+    return BROWSER_BINDING_PREFIX + binding
+
+
+def browser_login_options(user: Any, binding: str, *, now: datetime) -> Options:
+    """The second factor of a browser login with a key, the ceremony bound to ``binding`` (the
+    random id of this browser's pending login, so another browser's or an older sign-in's
+    ceremony is refused)."""
+    return _second_factor_options(user, CeremonyKind.MFA_LOGIN, _browser_binding(binding), now=now)
+
+
+def browser_login_verify(
+    user: Any, binding: str, ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo
+) -> list[str]:
+    """Check a key as the second factor of a browser login; returns the login's ``amr`` (the
+    caller completes the cookie login with it). Same rules as mfa_login_verify: the per-account
+    lockout, a single-use ceremony of this login, the user's own key."""
+    binding = _browser_binding(binding)
+    if not factors.has_mfa(user):
         raise MFANotEnabled()
-    ceremony, challenge = _start(CeremonyKind.REAUTHENTICATE, now=now, user=user, binding=str(session.pk))
-    options = webauthn.authentication_options(
-        rp, challenge=challenge, allow=_descriptors(user), user_verification="preferred"
+    factor = _second_factor(
+        user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, binding, now=now, client=client
     )
-    return Options(str(ceremony.pk), options)
+    return tokens.login_amr(AMR.PASSWORD, factor)
+
+
+def reauthenticate_options(user: Any, session: AuthSession, *, now: datetime) -> Options:
+    return _second_factor_options(user, CeremonyKind.REAUTHENTICATE, str(session.pk), now=now)
 
 
 def reauthenticate_verify(
@@ -332,11 +365,13 @@ def passkey_login_options(*, now: datetime) -> Options:
     return Options(str(ceremony.pk), options)
 
 
-def passkey_login_verify(
+def passkey_login_user(
     ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo
-) -> TokenPair:
-    """Sign in with a passkey alone: the user is found by the credential, whose ``userHandle``
-    must be its owner's; user verification is required (a key without it is one factor)."""
+) -> tuple[Any, list[str]]:
+    """The rules of signing in with a passkey alone, without making a session: returns the user
+    and the login's ``amr``. The user is found by the credential, whose ``userHandle`` must be its
+    owner's; user verification is required (a key without it is one factor). The API makes tokens
+    from the result (passkey_login_verify), the pages a cookie login."""
     if not passkey_login_enabled():
         raise PasskeyLoginDisabled()
     ceremony = _consume(ceremony_id, CeremonyKind.PASSKEY_LOGIN, now=now)
@@ -351,5 +386,12 @@ def passkey_login_verify(
     if account is None or webauthn.b64url_decode(account.user_handle) != handle or not owner.is_active:
         raise InvalidCredential("userHandle is not the key owner's")
     lockout.ensure_not_locked(account, now=now)
-    amr = tokens.login_amr(None, key_amr(key, assertion.user_verified))
+    return owner, tokens.login_amr(None, key_amr(key, assertion.user_verified))
+
+
+def passkey_login_verify(
+    ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo
+) -> TokenPair:
+    """Sign in with a passkey alone (API): passkey_login_user's rules, then a session and tokens."""
+    owner, amr = passkey_login_user(ceremony_id, credential, now=now, client=client)
     return sessions.create_session_and_tokens(owner, amr=amr, now=now, client=client)

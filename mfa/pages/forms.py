@@ -100,6 +100,12 @@ class DisableForm(CodeForm):
     field_order = ["password", "code"]
 
 
+class KeyNameForm(forms.Form):
+    """The name of a security key (what the keys page lists; at most 64 characters)."""
+
+    name = forms.CharField(label=_("Name"), max_length=64, strip=True)
+
+
 class PasswordResetRequestForm(forms.Form):
     email = forms.EmailField(
         label=_("Email"), max_length=254,

@@ -1,7 +1,8 @@
 """The browser's side of a login, kept in Django's cookie session.
 
 - ``"mfa.pending"``: a correct password for a user with MFA on, waiting for the second factor
-  (who, which backend, since when); it expires after MFA["MFA_TOKEN_LIFETIME"].
+  (who, which backend, since when, and a random ``binding`` its security-key ceremonies are tied
+  to); it expires after MFA["MFA_TOKEN_LIFETIME"].
 - ``"mfa.sid"``: the AuthSession row of a completed browser login, so ending that session in the
   API, the admin or the sessions page also signs the browser out.
 
@@ -12,6 +13,7 @@ login is complete or must become pending.
 from __future__ import annotations
 
 import contextlib
+import secrets
 import time
 from typing import Any
 
@@ -58,6 +60,18 @@ def pending_user(request: HttpRequest) -> Any:
     return user
 
 
+def pending_binding(request: HttpRequest) -> str | None:
+    """The random id this browser's pending login binds its security-key ceremonies to (a
+    pending state made before it existed gets one now), or None when no login is pending."""
+    pending = pending_login(request)
+    if pending is None:
+        return None
+    if not isinstance(pending.get("binding"), str):
+        pending["binding"] = secrets.token_urlsafe(24)
+        request.session.modified = True
+    return pending["binding"]
+
+
 def begin_partial_login(request: HttpRequest, user: Any) -> None:
     """Undo a password-only login of a user with MFA on, keeping only the pending state."""
     backend = request.session.get(BACKEND_SESSION_KEY)
@@ -66,6 +80,7 @@ def begin_partial_login(request: HttpRequest, user: Any) -> None:
     request.session[PENDING_KEY] = {
         "user": str(user.pk), "backend": backend, "at": time.time(),
         "pwf": tokens.password_fingerprint(user),
+        "binding": secrets.token_urlsafe(24),
     }
     request.user = AnonymousUser()
 

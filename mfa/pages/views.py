@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mfa import factors, flows, password_reset, passwords, sessions
+from mfa import factors, flows, password_reset, passwords, security_keys, sessions
 from mfa.adapter import get_adapter
 from mfa.exceptions import (
     InvalidResetToken,
@@ -36,7 +36,7 @@ from mfa.exceptions import (
     SecretUnavailable,
 )
 from mfa.http import client_info
-from mfa.methods import totp
+from mfa.methods import totp, webauthn
 from mfa.models import RevokeReason
 from mfa.pages.forms import (
     CodeForm,
@@ -67,6 +67,11 @@ def browser_session(request: HttpRequest) -> Any:
     return sessions.live_session(sid, now=timezone.now()) if sid else None
 
 
+def webauthn_available() -> bool:
+    """Whether security keys work on this site (MFA["WEBAUTHN_ORIGINS"] configured)."""
+    return webauthn.relying_party() is not None
+
+
 def _home() -> str:
     return reverse("mfa_pages:home")
 
@@ -84,6 +89,7 @@ class LoginView(auth_views.LoginView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context["signup_url"] = get_adapter().get_signup_url()
+        context["passkey_login"] = security_keys.passkey_login_enabled() and webauthn_available()
         return context
 
     def form_invalid(self, form: Any) -> HttpResponse:
@@ -168,9 +174,10 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
             messages.warning(request, _("You used a recovery code. Consider creating new ones."))
         return redirect(_next_url(request, _home()))
     status = attempt.status
+    use_key = webauthn_available() and security_keys.keys_of(user).exists()
     return render(
         request, "mfa/challenge.html",
-        {"form": form, "next": _next_url(request, "")}, status=status,
+        {"form": form, "next": _next_url(request, ""), "use_key": use_key}, status=status,
     )
 
 
@@ -178,8 +185,14 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
 @mfa_enrolment_view
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    device = factors.confirmed_totp_device_of(request.user)
-    return render(request, "mfa/home.html", {"device": device})
+    user = request.user
+    account = factors.account_of(user)
+    return render(request, "mfa/home.html", {
+        "device": factors.confirmed_totp_device_of(user),
+        "account": account,
+        "has_mfa": factors.has_mfa(user),
+        "key_count": account.key_count if account is not None else 0,
+    })
 
 
 @login_required

@@ -60,6 +60,19 @@ PATHS = [
     ("mfa_pages:password_reset_done", {}, "/account/password/reset/sent/"),
     ("mfa_pages:password_reset_confirm", {"uid": "MQ", "token": "cv4k2-0a1b2c3d4e5f"},
      "/account/password/reset/MQ/cv4k2-0a1b2c3d4e5f/"),
+    ("mfa_pages:passkey_options", {}, "/account/login/passkey/options/"),
+    ("mfa_pages:passkey_verify", {}, "/account/login/passkey/verify/"),
+    ("mfa_pages:challenge_key_options", {}, "/account/challenge/key/options/"),
+    ("mfa_pages:challenge_key_verify", {}, "/account/challenge/key/verify/"),
+    ("mfa_pages:keys", {}, "/account/keys/"),
+    ("mfa_pages:key_register_options", {}, "/account/keys/add/options/"),
+    ("mfa_pages:key_register_verify", {}, "/account/keys/add/verify/"),
+    ("mfa_pages:new_codes", {}, "/account/keys/recovery-codes/"),
+    ("mfa_pages:key_confirm_code", {}, "/account/keys/confirm/"),
+    ("mfa_pages:key_confirm_options", {}, "/account/keys/confirm/options/"),
+    ("mfa_pages:key_confirm_verify", {}, "/account/keys/confirm/verify/"),
+    ("mfa_pages:key_rename", {"key_id": SESSION_ID}, f"/account/keys/{SESSION_ID}/rename/"),
+    ("mfa_pages:key_remove", {"key_id": SESSION_ID}, f"/account/keys/{SESSION_ID}/remove/"),
 ]
 # The API's paths take no trailing slash and tolerate one (mfa.urls).
 WITHOUT_SLASH = [entry for entry in PATHS if not entry[2].endswith("/")]
