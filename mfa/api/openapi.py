@@ -305,7 +305,8 @@ def document_webauthn(
     extend_schema_view(
         reauthenticate_webauthn_options=extend_schema(
             summary="Start re-authenticating with a security key", request=s.EmptySerializer,
-            responses={**options, 400: err("The user has no security key (mfa_not_enabled)"),
+            responses={**options, 400: OpenApiResponse(BAD_REQUEST_SCHEMA, description=(
+                           "The user has no security key (mfa_not_enabled), or malformed input")),
                        401: unauthenticated},
         ),
         reauthenticate_webauthn_verify=extend_schema(
@@ -319,7 +320,8 @@ def document_webauthn(
         login_webauthn_options=extend_schema(
             summary="Second step of login with a security key: options", request=s.MFATokenSerializer,
             auth=[],
-            responses={**options, 400: err("The user has no security key, or malformed input"),
+            responses={**options, 400: OpenApiResponse(BAD_REQUEST_SCHEMA, description=(
+                           "The user has no security key (mfa_not_enabled), or malformed input")),
                        401: err("Invalid, expired or used mfa_token (invalid_mfa_token)")},
         ),
         login_webauthn_verify=extend_schema(

@@ -408,8 +408,8 @@ class PasskeyViewSet(BaseViewSet):
     mfa_error_status = {"invalid_credential": status.HTTP_401_UNAUTHORIZED}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
-        # Off: 404 on both calls, before the body is read.
-        if not security_keys.passkey_login_enabled():
+        # Off: 404 on both calls, before the body is read (a method they do not take stays 405).
+        if self.action is not None and not security_keys.passkey_login_enabled():
             raise PasskeyLoginDisabled()
         super().initial(request, *args, **kwargs)
 

@@ -99,6 +99,13 @@ class Identity:
         if self.client.get(reverse("mfa:auth-me"), token=self.user.access).status != 401:
             return
         self.relogins += 1
+        probe = self.client.post(reverse("mfa:auth-login"), {"email": self.user.email, "password": self.user.password})
+        if probe.status == 429 or (probe.status == 200 and probe.json["requires_mfa"] != bool(self.user.secret)):
+            # The fuzzer's wrong passwords (password/change, reauthenticate, mfa/disable go through
+            # the password gate) backed this account off, or a DELETE removed its second factor:
+            # carry on as a new user of the same kind.
+            self.user = mfa_user(self.client) if self.user.secret else login(self.client, register(self.client))
+            return
         if not self.user.secret:
             login(self.client, self.user)
             return
