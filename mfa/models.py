@@ -148,8 +148,10 @@ class WebAuthnCredential(models.Model):
     aaguid = models.CharField(max_length=36, blank=True, default="", editable=False)
     backup_eligible = models.BooleanField(_("backup eligible"), default=False, editable=False)
     backed_up = models.BooleanField(_("backed up"), default=False, editable=False)
-    # Registered as a passkey (discoverable, user verification required).
+    # Registered as a passkey (resident key and user verification required).
     passkey = models.BooleanField(_("passkey"), default=False, editable=False)
+    # Whether the authenticator stored it as a discoverable credential (credProps.rk, or a passkey).
+    discoverable = models.BooleanField(_("discoverable"), default=False, editable=False)
     name = models.CharField(_("name"), max_length=64)
     created_at = models.DateTimeField(_("created"), default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)

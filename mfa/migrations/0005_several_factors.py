@@ -114,6 +114,7 @@ class Migration(migrations.Migration):
                 ('backup_eligible', models.BooleanField(default=False, editable=False, verbose_name='backup eligible')),
                 ('backed_up', models.BooleanField(default=False, editable=False, verbose_name='backed up')),
                 ('passkey', models.BooleanField(default=False, editable=False, verbose_name='passkey')),
+                ('discoverable', models.BooleanField(default=False, editable=False, verbose_name='discoverable')),
                 ('name', models.CharField(max_length=64, verbose_name='name')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False, verbose_name='created')),
                 ('last_used_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='last used')),

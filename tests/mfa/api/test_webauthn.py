@@ -103,6 +103,9 @@ def test_a_second_key_keeps_the_recovery_codes(api, keyed):
     r = add_key(api, fresh, SoftAuthenticator(), passkey=True, name="Phone")
     assert r.status_code == 201 and "recovery_codes" not in r.json() and r.json()["passkey"] is True
     assert account_of(user).recovery_codes_left == 10 and account_of(user).key_count == 2
+    stored = WebAuthnCredential.objects.get(name="Phone")
+    assert stored.discoverable and stored.aaguid and stored.credential_id_hash and stored.public_key
+    assert stored.credential_id not in stored.credential_id_hash
     assert SecurityEvent.objects.filter(type="factor_added", user=user).count() == 1
 
 
