@@ -94,6 +94,7 @@ class DefaultMFAAdapter:
         "recovery_codes_regenerated": _("New recovery codes were created"),
         "mfa_locked": _("Several wrong two-factor codes were entered"),
         "factor_added": _("A second factor was added to your account"),
+        "device_trusted": _("A device was trusted to sign in without your second factor"),
         "factor_removed": _("A second factor was removed from your account"),
         "key_renamed": _("One of your security keys was renamed"),
         "key_counter_regression": _("One of your security keys may have been copied"),

@@ -71,6 +71,12 @@ DEFAULTS: dict[str, Any] = {
     # user's date_joined.
     "REQUIRED_GRACE_DAYS": 0,
     "REQUIRED_SINCE": None,
+    # Trusted devices ("remember this device"): days a device trusted after a second factor skips
+    # it (counted from that second factor, never extended); 0 turns the feature off.
+    "TRUST_DAYS": 30,
+    # Whether IsMFAComplete accepts a login on a trusted device (amr "tdev"). RecentSecondFactor
+    # never does.
+    "TRUSTED_DEVICE_COMPLETES_MFA": True,
     # "Create an account" on the sign-in page: a URL name or path; None: the URL named "signup" if
     # the site has one, else no link.
     "SIGNUP_URL": None,

@@ -49,6 +49,8 @@ EVENTS: dict[EventType, EventSpec] = {
     EventType.LOGIN_LOCKED: EventSpec(signals.login_locked, ("retry_after", "door")),
     EventType.MFA_ENABLED: EventSpec(signals.mfa_enabled),
     EventType.MFA_DISABLED: EventSpec(signals.mfa_disabled, ("by_admin",)),
+    EventType.DEVICE_TRUSTED: EventSpec(signals.device_trusted, ("device_id", "name")),
+    EventType.TRUSTED_DEVICES_REVOKED: EventSpec(signals.trusted_devices_revoked, ("count", "reason")),
     EventType.FACTOR_ADDED: EventSpec(signals.factor_added, ("method", "name")),
     EventType.FACTOR_REMOVED: EventSpec(signals.factor_removed, ("method", "name")),
     EventType.KEY_RENAMED: EventSpec(signals.key_renamed, ("credential_id", "name")),

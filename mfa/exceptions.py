@@ -182,3 +182,10 @@ class PasskeyLoginDisabled(MFAError):
 
     code = "passkey_login_disabled"
     status_code = HTTPStatus.NOT_FOUND
+
+
+class TrustedDeviceNotFound(MFAError):
+    """No trusted device with this id belongs to the caller."""
+
+    code = "not_found"
+    status_code = HTTPStatus.NOT_FOUND

@@ -7,6 +7,7 @@ call these functions, so every door applies the same rules.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from django.db import IntegrityError
 from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
 
-from mfa import crypto, factors, lockout, password_gate, sessions, tokens
+from mfa import crypto, factors, lockout, password_gate, sessions, tokens, trusted_devices
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
@@ -67,12 +68,16 @@ def check_password_login(
 
 
 def password_login(
-    username: str, password: str, *, now: datetime, client: ClientInfo
+    username: str, password: str, *, now: datetime, client: ClientInfo, device_token: str | None = None
 ) -> TokenPair | MFAChallenge:
-    """Step one of an API login: a session (MFA off) or an mfa_token to exchange with a code."""
+    """Step one of an API login: a session (MFA off, or a trusted device's token for this user)
+    or an mfa_token to exchange with a second factor."""
     user = check_password_login(username, password, now=now, client=client)
     methods = factors.second_factors_of(user)
     if methods:
+        device = trusted_devices.device_for_login(user, device_token, now=now) if device_token else None
+        if device is not None:
+            return trusted_devices.login(user, device, now=now, client=client)
         return MFAChallenge(tokens.make_mfa_token(user), methods)
     return sessions.create_session_and_tokens(user, amr=[AMR.PASSWORD], now=now, client=client)
 
@@ -158,20 +163,29 @@ def user_of_mfa_token(mfa_token: str) -> tuple[Any, str]:
 
 
 def finish_mfa_login(
-    user: Any, jti: str, amr: list[str], *, now: datetime, client: ClientInfo, on_lost: Any = None
+    user: Any, jti: str, amr: list[str], *, now: datetime, client: ClientInfo, on_lost: Any = None,
+    trust_device: bool = False,
 ) -> TokenPair:
     """The session of an mfa_token's login once its second factor was accepted. The unique
     mfa_jti settles concurrent uses of one mfa_token: one session at most; the loser runs
-    ``on_lost`` (e.g. give a recovery code back) and gets InvalidMFAToken."""
+    ``on_lost`` (e.g. give a recovery code back) and gets InvalidMFAToken. With ``trust_device``
+    the device is trusted and its token returned once (``device_token``)."""
     try:
-        return sessions.create_session_and_tokens(user, amr=amr, now=now, client=client, mfa_jti=jti)
+        pair = sessions.create_session_and_tokens(user, amr=amr, now=now, client=client, mfa_jti=jti)
     except IntegrityError:
         if on_lost is not None:
             on_lost()
         raise InvalidMFAToken() from None
+    if trust_device:
+        token = trusted_devices.trust(user, pair.session, now=now, client=client)
+        if token is not None:
+            return dataclasses.replace(pair, device_token=token)
+    return pair
 
 
-def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: ClientInfo) -> TokenPair:
+def complete_mfa_login(
+    mfa_token: str, code: str, *, now: datetime, client: ClientInfo, trust_device: bool = False
+) -> TokenPair:
     """Step two: exchange a valid mfa_token and a correct code for a session and tokens.
 
     The mfa_token is used up only by a success (its id is stored with a unique insert).
@@ -183,7 +197,7 @@ def complete_mfa_login(mfa_token: str, code: str, *, now: datetime, client: Clie
         def lost() -> None:
             recovery_codes.release(user, factors.account_of(user), code)
     amr = tokens.login_amr(AMR.PASSWORD, factor)
-    return finish_mfa_login(user, jti, amr, now=now, client=client, on_lost=lost)
+    return finish_mfa_login(user, jti, amr, now=now, client=client, on_lost=lost, trust_device=trust_device)
 
 
 def verify_browser_login(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
@@ -301,6 +315,7 @@ def factor_added(
     """After a factor was confirmed: the first one turns MFA on (recovery codes issued, other
     sessions ended, ``mfa_enabled``); a further one is a ``factor_added`` event. The owner is
     told either way. Returns the new recovery codes, or None."""
+    trusted_devices.revoke_all(user, client=client, reason="factors_changed")
     if not first:
         emit(EventType.FACTOR_ADDED, user, client, method=str(method), name=name)
         get_adapter().notify(user, EventType.FACTOR_ADDED)
@@ -342,6 +357,7 @@ def remove_mfa(
     MFAAccount.objects.filter(user=user).update(
         recovery_codes_left=0, key_count=0, failure_count=0, locked_until=None
     )
+    trusted_devices.revoke_all(user, client=client, reason="mfa_disabled")
     sessions.revoke_user_sessions(
         user, now=now, client=client,
         reason=RevokeReason.MFA_RESET if by_admin else RevokeReason.MFA_DISABLED,
@@ -361,6 +377,7 @@ def factor_removed(
     if not factors.has_mfa(user):
         remove_mfa(user, now=now, client=client, keep_session_id=keep_session_id, by_admin=False)
         return True
+    trusted_devices.revoke_all(user, client=client, reason="factors_changed")
     emit(EventType.FACTOR_REMOVED, user, client, method=str(method), name=name)
     get_adapter().notify(user, EventType.FACTOR_REMOVED)
     return False
@@ -436,3 +453,9 @@ def reauthenticate(
     emit(EventType.REAUTHENTICATED, user, client, session_id=str(session.pk), amr=session.amr_list,
          second_factor=code is not None)
     return access
+
+
+def logout_everywhere(user: Any, *, now: datetime, client: ClientInfo) -> None:
+    """End every session of ``user`` and forget every device they trusted ("sign out everywhere")."""
+    sessions.revoke_user_sessions(user, now=now, client=client, reason=RevokeReason.LOGOUT_ALL)
+    trusted_devices.revoke_all(user, client=client, reason="logout_all")

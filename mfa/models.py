@@ -28,6 +28,8 @@ class EventType(models.TextChoices):
     LOGIN_LOCKED = "login_locked", _("Sign-in backed off")
     MFA_ENABLED = "mfa_enabled", _("Two-factor authentication turned on")
     MFA_DISABLED = "mfa_disabled", _("Two-factor authentication turned off")
+    DEVICE_TRUSTED = "device_trusted", _("Device trusted")
+    TRUSTED_DEVICES_REVOKED = "trusted_devices_revoked", _("Trusted devices revoked")
     FACTOR_ADDED = "factor_added", _("Second factor added")
     FACTOR_REMOVED = "factor_removed", _("Second factor removed")
     KEY_RENAMED = "key_renamed", _("Security key renamed")
@@ -165,6 +167,41 @@ class WebAuthnCredential(models.Model):
         return f"{self.name} ({self.user_id})"
 
 
+class TrustedDevice(models.Model):
+    """A device (browser or app) a user chose to trust after a second factor: its logins skip the
+    second factor until ``expires_at``. Only a keyed hash of its 256-bit token is stored; it is
+    bound to the password and the set of factors it was trusted under (a change of either ends it).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="mfa_trusted_devices",
+        verbose_name=_("user"),
+    )
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    name = models.CharField(_("name"), max_length=100)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
+    created_at = models.DateTimeField(_("trusted at"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    # Absolute end (MFA["TRUST_DAYS"] after the second factor that trusted it); never extended.
+    expires_at = models.DateTimeField(_("expires"))
+    second_factor_at = models.DateTimeField(_("second factor given at"))
+    password_fingerprint = models.CharField(max_length=64, editable=False)
+    factors_fingerprint = models.CharField(max_length=64, editable=False)
+
+    class Meta:
+        verbose_name = _("trusted device")
+        verbose_name_plural = _("trusted devices")
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="mfa_trusted_user"),
+            ExpiringIndex(fields=["expires_at"], name="mfa_trusted_ttl"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user_id})"
+
+
 class CeremonyKind(models.TextChoices):
     REGISTER = "register", _("Register a key")
     MFA_LOGIN = "mfa-login", _("Second factor at sign-in")
@@ -260,6 +297,11 @@ class AuthSession(models.Model):
     # jti of the mfa_token this login completed: the unique index makes each mfa_token single use
     # (the "used mfa_token ids" record; rows outlive the 5-minute token by far).
     mfa_jti = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
+    # The trusted device whose login, or whose trusting login, started this session.
+    trusted_device = models.ForeignKey(
+        "TrustedDevice", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        editable=False,
+    )
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
     revoke_reason = models.CharField(
         _("revoke reason"), max_length=32, blank=True, default="", choices=RevokeReason.choices

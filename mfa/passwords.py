@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib.auth import password_validation
 
-from mfa import password_gate, sessions
+from mfa import password_gate, sessions, trusted_devices
 from mfa.adapter import get_adapter
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import MFAError
@@ -63,6 +63,8 @@ def set_new_password(
     sessions.revoke_user_sessions(
         user, now=now, client=client, reason=reason, keep_session_id=keep_session_id
     )
+    # A device trusted under the old password is trusted no more.
+    trusted_devices.revoke_all(user, client=client, reason="password_changed")
     get_adapter().notify(user, "password_changed")
 
 

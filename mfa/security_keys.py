@@ -289,13 +289,16 @@ def mfa_login_options(mfa_token: str, *, now: datetime) -> Options:
 
 
 def mfa_login_verify(
-    mfa_token: str, ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo
+    mfa_token: str, ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo,
+    trust_device: bool = False,
 ) -> TokenPair:
     user, jti = flows.user_of_mfa_token(mfa_token)
     factor = _second_factor(
         user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, jti, now=now, client=client
     )
-    return flows.finish_mfa_login(user, jti, tokens.login_amr(AMR.PASSWORD, factor), now=now, client=client)
+    return flows.finish_mfa_login(
+        user, jti, tokens.login_amr(AMR.PASSWORD, factor), now=now, client=client, trust_device=trust_device
+    )
 
 
 # A browser's unfinished login has no mfa_token: its ceremonies are bound to a random id kept in

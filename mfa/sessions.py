@@ -18,7 +18,7 @@ from mfa import tokens
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import InvalidToken, SessionNotFound
-from mfa.models import AuthSession, EventType, RevokeReason
+from mfa.models import AuthSession, EventType, RevokeReason, TrustedDevice
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class TokenPair:
     access: str
     refresh: str
     session: AuthSession
+    # A trusted device's token, when the login asked to trust its device (shown once).
+    device_token: str | None = None
 
 
 def _is_usable(session: AuthSession, now: datetime) -> bool:
@@ -35,7 +37,7 @@ def _is_usable(session: AuthSession, now: datetime) -> bool:
 
 def create_session(
     user: Any, *, amr: list[str], now: datetime, client: ClientInfo, auth_time: datetime | None = None,
-    mfa_jti: str | None = None,
+    mfa_jti: str | None = None, trusted_device: Any = None,
 ) -> AuthSession:
     """Record a completed login as a new session row (API and browser logins alike).
 
@@ -54,6 +56,7 @@ def create_session(
         auth_time=auth_time or now,
         second_factor_at=(auth_time or now) if set(amr) & tokens.SECOND_FACTOR_AMR else None,
         refresh_jti=tokens.new_jti(),
+        trusted_device=trusted_device,
     )
     emit(EventType.LOGIN, user, client, session_id=str(session.pk), amr=session.amr_list)
     return session
@@ -61,10 +64,13 @@ def create_session(
 
 def create_session_and_tokens(
     user: Any, *, amr: list[str], now: datetime, client: ClientInfo, auth_time: datetime | None = None,
-    mfa_jti: str | None = None,
+    mfa_jti: str | None = None, trusted_device: Any = None,
 ) -> TokenPair:
     """Create a session for a completed API login and return its first token pair."""
-    session = create_session(user, amr=amr, now=now, client=client, auth_time=auth_time, mfa_jti=mfa_jti)
+    session = create_session(
+        user, amr=amr, now=now, client=client, auth_time=auth_time, mfa_jti=mfa_jti,
+        trusted_device=trusted_device,
+    )
     access, refresh = _pair(session)
     return TokenPair(access, refresh, session)
 
@@ -174,6 +180,10 @@ def rotate_refresh(raw: str, *, now: datetime, client: ClientInfo) -> TokenPair:
     if not rotated:
         if _revoke(session, now=now, reason=RevokeReason.REFRESH_REUSE):
             emit(EventType.REFRESH_REUSE, session.user, client, session_id=str(session.pk))
+            if session.trusted_device_id is not None:
+                # Someone else holds this session's refresh token: the device that started it is
+                # trusted no more.
+                TrustedDevice.objects.filter(pk=session.trusted_device_id).delete()
         raise InvalidToken()
     session.refresh_jti = new_jti
     session.last_used_at = now

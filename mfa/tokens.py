@@ -46,6 +46,7 @@ class AMR(StrEnum):
     SOFTWARE_KEY = "swk"  # a backup-eligible (synced) key: a passkey in a password manager
     PIN = "pin"  # the key verified its user (PIN or biometric: the two cannot be told apart)
     MULTIPLE_FACTORS = "mfa"  # every login with more than one factor
+    TRUSTED_DEVICE = "tdev"  # ours: a password login on a trusted device (never a second factor)
 
 
 # The values that stand for a second factor (what IsMFAComplete and step-up look for).

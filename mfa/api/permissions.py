@@ -9,8 +9,9 @@ from rest_framework.permissions import BasePermission
 
 from mfa import factors, sessions
 from mfa.adapter import get_adapter
+from mfa.conf import mfa_settings
 from mfa.exceptions import ReauthenticationRequired
-from mfa.tokens import SECOND_FACTOR_AMR
+from mfa.tokens import AMR, SECOND_FACTOR_AMR
 
 
 def _amr(request: Any) -> list[str]:
@@ -31,7 +32,12 @@ class IsMFAComplete(BasePermission):
         user, token = request.user, request.auth
         if not (user and user.is_authenticated and token is not None):
             return False
-        return bool(set(_amr(request)) & SECOND_FACTOR_AMR) or not factors.has_mfa(user)
+        amr = set(_amr(request))
+        if amr & SECOND_FACTOR_AMR:
+            return True
+        if AMR.TRUSTED_DEVICE in amr and mfa_settings.TRUSTED_DEVICE_COMPLETES_MFA:
+            return True  # a login on a device trusted after a second factor (opt out in settings)
+        return not factors.has_mfa(user)
 
 
 class RecentSecondFactor(BasePermission):

@@ -11,7 +11,7 @@ from rest_framework import serializers
 
 from mfa.adapter import get_adapter
 from mfa.factors import parse_code
-from mfa.models import AuthSession, SecurityEvent, WebAuthnCredential
+from mfa.models import AuthSession, SecurityEvent, TrustedDevice, WebAuthnCredential
 
 
 class StrictCharField(serializers.CharField):
@@ -96,12 +96,32 @@ class LoginSerializer(serializers.Serializer):
         name = model.USERNAME_FIELD
         label = model._meta.get_field(name).verbose_name
         fields = {name: StrictCharField(max_length=254, help_text=label), **fields}
+        fields["device_token"] = StrictCharField(
+            max_length=256, required=False,
+            help_text=_("A trusted device's token: a user with MFA then signs in without the second factor"),
+        )
         return fields
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """true or false only (not "yes", 1 or "on")."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
+def trust_device_field() -> StrictBooleanField:
+    return StrictBooleanField(
+        default=False, help_text=_("Trust this device: later logins here skip the second factor")
+    )
 
 
 class MFALoginVerifySerializer(serializers.Serializer):
     mfa_token = StrictCharField(max_length=2048)
     code = AnyCodeField()
+    trust_device = trust_device_field()
 
 
 class SetupVerifySerializer(serializers.Serializer):
@@ -250,6 +270,7 @@ class MFATokenSerializer(serializers.Serializer):
 
 class MFALoginWebAuthnVerifySerializer(CeremonySerializer):
     mfa_token = StrictCharField(max_length=2048)
+    trust_device = trust_device_field()
 
 
 class KeySerializer(serializers.ModelSerializer):
@@ -258,3 +279,15 @@ class KeySerializer(serializers.ModelSerializer):
     class Meta:
         model = WebAuthnCredential
         fields = ["id", "name", "passkey", "backed_up", "created_at", "last_used_at"]
+
+
+class TrustedDeviceSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="pk", read_only=True)
+    current = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TrustedDevice
+        fields = ["id", "name", "created_at", "last_used_at", "expires_at", "current"]
+
+    def get_current(self, device: TrustedDevice) -> bool:
+        return str(device.pk) == self.context.get("current_device_id")

@@ -13,14 +13,26 @@ from mfa.api.views import (
     PasskeyViewSet,
     PasswordViewSet,
     SessionViewSet,
+    TrustedDeviceViewSet,
     WebAuthnCredentialViewSet,
     WebAuthnViewSet,
 )
 
 app_name = "mfa"
 
-router = SimpleRouter(trailing_slash=False)
+class Router(SimpleRouter):
+    """DRF's router, and DELETE on a collection where the viewset has ``destroy_all``."""
+
+    routes = [
+        route._replace(mapping={**route.mapping, "delete": "destroy_all"}) if route.name == "{basename}-list"
+        else route
+        for route in SimpleRouter.routes
+    ]
+
+
+router = Router(trailing_slash=False)
 router.trailing_slash = "/?"
+router.register("mfa/trusted-devices", TrustedDeviceViewSet, basename="trusted-devices")
 router.register("mfa", MFAViewSet, basename="mfa")
 router.register("sessions", SessionViewSet, basename="sessions")
 router.register("password", PasswordViewSet, basename="password")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,7 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from mfa import factors, flows, password_reset, passwords, security_keys, sessions
+from mfa import factors, flows, password_reset, passwords, security_keys, sessions, trusted_devices
 from mfa.api import openapi, serializers
 from mfa.api.authentication import SessionJWTAuthentication
 from mfa.api.exception_handler import api_exception_handler
@@ -90,7 +91,10 @@ def me_payload(user: Any) -> dict[str, Any]:
 
 
 def pair_payload(pair: sessions.TokenPair) -> dict[str, str]:
-    return {"access": pair.access, "refresh": pair.refresh}
+    body = {"access": pair.access, "refresh": pair.refresh}
+    if pair.device_token:
+        body["device_token"] = pair.device_token  # shown once
+    return body
 
 
 class AuthViewSet(BaseViewSet):
@@ -102,9 +106,10 @@ class AuthViewSet(BaseViewSet):
     )
     def login(self, request: Request) -> Response:
         data = self.validated(request)
-        username = data.pop(next(k for k in data if k != "password"))
+        username = data[get_user_model().USERNAME_FIELD]
         result = flows.password_login(
-            username, data["password"], now=timezone.now(), client=client_info(request)
+            username, data["password"], now=timezone.now(), client=client_info(request),
+            device_token=data.get("device_token"),
         )
         if isinstance(result, flows.MFAChallenge):
             return Response(
@@ -166,9 +171,8 @@ class AuthViewSet(BaseViewSet):
 
     @action(detail=False, methods=["post"], url_path="logout/all", allow_without_required_mfa=True)
     def logout_all(self, request: Request) -> Response:
-        sessions.revoke_user_sessions(
-            request.user, now=timezone.now(), client=client_info(request), reason=RevokeReason.LOGOUT_ALL
-        )
+        # Every session ends and every trusted device is forgotten.
+        flows.logout_everywhere(request.user, now=timezone.now(), client=client_info(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -266,7 +270,8 @@ class MFAViewSet(BaseViewSet):
     def login_verify(self, request: Request) -> Response:
         data = self.validated(request)
         pair = flows.complete_mfa_login(
-            data["mfa_token"], data["code"], now=timezone.now(), client=client_info(request)
+            data["mfa_token"], data["code"], now=timezone.now(), client=client_info(request),
+            trust_device=data["trust_device"],
         )
         return Response(pair_payload(pair))
 
@@ -289,7 +294,7 @@ class MFAViewSet(BaseViewSet):
         data = self.validated(request)
         pair = security_keys.mfa_login_verify(
             data["mfa_token"], data["ceremony_id"], data["credential"], now=timezone.now(),
-            client=client_info(request),
+            client=client_info(request), trust_device=data["trust_device"],
         )
         return Response(pair_payload(pair))
 
@@ -428,6 +433,28 @@ class PasskeyViewSet(BaseViewSet):
             data["ceremony_id"], data["credential"], now=timezone.now(), client=client_info(request)
         )
         return Response(pair_payload(pair))
+
+
+class TrustedDeviceViewSet(BaseViewSet):
+    """GET mfa/trusted-devices (a bare array), DELETE mfa/trusted-devices/{id}, DELETE
+    mfa/trusted-devices (all of the user's)."""
+
+    lookup_value_regex = "[^/]+"
+    serializer_class = serializers.TrustedDeviceSerializer
+
+    def list(self, request: Request) -> Response:
+        rows = trusted_devices.live_devices(request.user, now=timezone.now())
+        session = request.auth_session
+        context = {"current_device_id": str(session.trusted_device_id) if session.trusted_device_id else None}
+        return Response(serializers.TrustedDeviceSerializer(rows, many=True, context=context).data)
+
+    def destroy(self, request: Request, pk: str | None = None) -> Response:
+        trusted_devices.revoke(request.user, pk or "", client=client_info(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    def destroy_all(self, request: Request) -> Response:
+        trusted_devices.revoke_all(request.user, client=client_info(request), reason="revoked_all")
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class PasswordViewSet(BaseViewSet):
