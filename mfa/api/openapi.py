@@ -369,3 +369,27 @@ def document_webauthn(
                        415: unsupported, 429: err("Too many requests from this IP"), 503: off},
         ),
     )(passkey_viewset)
+
+
+def document_trusted_devices(viewset: type) -> None:
+    """Describe mfa/trusted-devices (list, revoke one, revoke all)."""
+    try:
+        from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+    except ImportError:  # drf-spectacular not installed: nothing to document
+        return
+    unauthenticated = OpenApiResponse(
+        ErrorSerializer, description="Missing, invalid, expired or revoked access token"
+    )
+    extend_schema_view(
+        list=extend_schema(summary="The user's trusted devices",
+                           responses={200: s.TrustedDeviceSerializer(many=True), 401: unauthenticated}),
+        destroy=extend_schema(summary="Forget one trusted device", responses={
+            204: None, 401: unauthenticated,
+            404: OpenApiResponse(ErrorSerializer, description="Not one of your trusted devices")}),
+    )(viewset)
+    # DELETE on the collection is no DRF action (mfa.api.urls maps it): described on the method.
+    viewset.destroy_all = extend_schema(  # type: ignore[attr-defined]
+        summary="Forget every trusted device of the user",
+        operation_id="auth_mfa_trusted_devices_destroy_all",
+        responses={204: None, 401: unauthenticated},
+    )(viewset.destroy_all)

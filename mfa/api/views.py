@@ -509,4 +509,5 @@ def password_reset_accepted_message() -> str:
 
 openapi.document(AuthViewSet, MFAViewSet, SessionViewSet)
 openapi.document_password(PasswordViewSet)
+openapi.document_trusted_devices(TrustedDeviceViewSet)
 openapi.document_webauthn(AuthViewSet, MFAViewSet, WebAuthnViewSet, WebAuthnCredentialViewSet, PasskeyViewSet)

@@ -118,8 +118,10 @@ def run_every_event(user, clock):
     for _ in range(5):
         verify_login(api, mfa_token(api, mfa.email), wrong_code(mfa.secret, clock.now))
     clock.advance(31)
-    r = verify_login(api, mfa_token(api, mfa.email), mfa.recovery_codes[0])
-    assert r.status_code == 200, r.content
+    r = api.post(reverse("mfa:mfa-login-verify"), {  # trusting this device (device_trusted)
+        "mfa_token": mfa_token(api, mfa.email), "code": mfa.recovery_codes[0], "trust_device": True,
+    }, format="json")
+    assert r.status_code == 200 and r.json()["device_token"], r.content
     recovery_session = claims(r.json()["access"])["sid"]
     bearer(api, mfa.access)
     r = api.post(RECOVERY_CODES, {"code": totp_now(mfa.secret, clock.now)}, format="json")

@@ -25,6 +25,8 @@ PATHS = [
     ("mfa:mfa-login-verify", {}, "/api/auth/mfa/login/verify"),
     ("mfa:mfa-disable", {}, "/api/auth/mfa/disable"),
     ("mfa:mfa-totp", {}, "/api/auth/mfa/totp"),
+    ("mfa:trusted-devices-list", {}, "/api/auth/mfa/trusted-devices"),
+    ("mfa:trusted-devices-detail", {"pk": SESSION_ID}, f"/api/auth/mfa/trusted-devices/{SESSION_ID}"),
     ("mfa:mfa-recovery-codes", {}, "/api/auth/mfa/recovery-codes"),
     ("mfa:mfa-events", {}, "/api/auth/mfa/events"),
     ("mfa:sessions-list", {}, "/api/auth/sessions"),
