@@ -97,7 +97,7 @@ class LoginSerializer(serializers.Serializer):
         label = model._meta.get_field(name).verbose_name
         fields = {name: StrictCharField(max_length=254, help_text=label), **fields}
         fields["device_token"] = StrictCharField(
-            max_length=256, required=False,
+            max_length=256, required=False, allow_blank=True,
             help_text=_("A trusted device's token: a user with MFA then signs in without the second factor"),
         )
         return fields
