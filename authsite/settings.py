@@ -297,6 +297,7 @@ MFA = {
     "WEBAUTHN_RP_NAME": env_str("WEBAUTHN_RP_NAME"),
     "WEBAUTHN_ORIGINS": env_list("WEBAUTHN_ORIGINS", []) or None,
     "PASSKEY_LOGIN": env_bool("MFA_PASSKEY_LOGIN", False),
+    "TRUST_DAYS": env_int("MFA_TRUST_DAYS", 30, minimum=0),
 }
 
 # --- Django REST framework ------------------------------------------------------------------------------
