@@ -350,3 +350,17 @@ def test_a_totp_user_adds_a_key_after_a_recent_code(api, user_with_mfa, clock):
     bearer(api, mfa_login(api, user_with_mfa, clock)["access"])
     assert api.delete(reverse("mfa:mfa-totp")).status_code == 204
     assert api.get(ME).json()["methods"] == ["webauthn"]
+
+
+def test_a_key_login_may_trust_the_device(api, keyed):
+    user, device, _a, _ = keyed
+    token = login(api, user.email).json()["mfa_token"]
+    options = post(api, "mfa:mfa-login-webauthn-options", {"mfa_token": token}).json()
+    r = post(api, "mfa:mfa-login-webauthn-verify", {
+        "mfa_token": token, "ceremony_id": options["ceremony_id"], "credential": device.get(options["publicKey"]),
+        "trust_device": True,
+    })
+    assert r.status_code == 200 and r.json()["device_token"]
+    r = api.post(reverse("mfa:auth-login"),
+                 {"email": user.email, "password": PASSWORD, "device_token": r.json()["device_token"]}, format="json")
+    assert r.json()["requires_mfa"] is False and claims(r.json()["access"])["amr"] == ["pwd", "tdev"]
