@@ -9,7 +9,7 @@ import json
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core import signing
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from mfa.models import AuthSession, SecurityEvent, TrustedDevice
@@ -104,9 +104,13 @@ def test_trusting_at_the_challenge_records_the_device_and_sets_an_http_only_lax_
     assert cookie["max-age"] == 30 * DAY and not cookie["domain"]
     assert not cookie["secure"]  # plain HTTP with SECURE_COOKIES off (DEBUG-like)
     assert "__Host-mfa_trust" not in r.cookies
-    # The token is in no readable form in the cookie's JSON (only signed), never stored as such.
+    # A signed map: a keyed tag of the user's id (not the id) to the device token, which the
+    # database holds only as a keyed hash.
     entries = signing.loads(cookie.value, salt="mfa.pages.trust")
-    assert list(entries) == [trust._user_tag(user_with_mfa.user)] and str(user_with_mfa.user.pk) not in cookie.value
+    ((tag, token),) = entries.items()
+    assert tag == trust._user_tag(user_with_mfa.user) != str(user_with_mfa.user.pk)
+    assert trust.token_for(_request_with(cookie.value), user_with_mfa.user) == token
+    assert token not in str(list(TrustedDevice.objects.values()))
     assert SecurityEvent.objects.filter(type="device_trusted").count() == 1
 
 
@@ -325,9 +329,11 @@ def _post_json(browser: Client, name: str, body: dict | None = None):
 
 
 def _request(browser: Client):
-    """A request carrying ``browser``'s cookies (to read its trust cookie as a view would)."""
-    from django.test import RequestFactory
+    """A request carrying ``browser``'s trust cookie (to read it as a view would)."""
+    return _request_with(browser.cookies[COOKIE].value)
 
+
+def _request_with(value: str):
     request = RequestFactory().get("/")
-    request.COOKIES = {name: morsel.value for name, morsel in browser.cookies.items()}
+    request.COOKIES = {COOKIE: value}
     return request
