@@ -9,6 +9,7 @@ import json
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
 from django.core import signing
+from django.http import HttpResponse
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
@@ -137,6 +138,19 @@ def test_trust_days_zero_ignores_the_box(browser, user_with_mfa, clock, settings
     password_step(browser, user_with_mfa.email)
     r = challenge(browser, user_with_mfa, clock)
     assert COOKIE not in r.cookies and not TrustedDevice.objects.exists()
+
+
+def test_the_cookie_keeps_the_ten_users_written_last(make_user):
+    users = [make_user() for _ in range(trust.MAX_USERS + 1)]
+    value = ""
+    for i, person in enumerate(users):
+        response = HttpResponse()
+        trust.remember(_request_with(value), response, person, f"token-{i:02d}-" + "x" * 40)
+        value = response.cookies[COOKIE].value
+    assert len(value) < 2000  # far under the 4 KB a browser keeps
+    request = _request_with(value)
+    assert trust.token_for(request, users[0]) is None  # written longest ago: gone
+    assert [trust.token_for(request, p)[:8] for p in users[1:]] == [f"token-{i:02d}" for i in range(1, 11)]
 
 
 # --- The next sign-in ----------------------------------------------------------------------------------
