@@ -1,4 +1,5 @@
-"""Django admin: users' MFA status and "Reset MFA", sessions with "Revoke", the audit log.
+"""Django admin: users' MFA status and "Reset MFA", sessions and trusted devices with "Revoke",
+the audit log.
 
 No TOTP secret, code hash or token is ever shown or editable: TOTPDevice and RecoveryCode have no
 admin of their own, and the user list reads only status fields.
@@ -18,12 +19,20 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from mfa import factors, flows, sessions
-from mfa.exceptions import SessionNotFound
+from mfa import factors, flows, sessions, trusted_devices
+from mfa.exceptions import SessionNotFound, TrustedDeviceNotFound
 from mfa.factors import totp_device_of
 from mfa.http import client_info
 from mfa.methods.totp import STEP_SECONDS
-from mfa.models import AuthSession, MFAAccount, RevokeReason, SecurityEvent, TOTPDevice, WebAuthnCredential
+from mfa.models import (
+    AuthSession,
+    MFAAccount,
+    RevokeReason,
+    SecurityEvent,
+    TOTPDevice,
+    TrustedDevice,
+    WebAuthnCredential,
+)
 
 
 class MFAStatusFilter(admin.SimpleListFilter):
@@ -194,6 +203,54 @@ class AuthSessionAdmin(admin.ModelAdmin):
         self.message_user(
             request,
             ngettext("%(count)d session revoked.", "%(count)d sessions revoked.", count) % {"count": count},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(TrustedDevice)
+class TrustedDeviceAdmin(admin.ModelAdmin):
+    """Read-only: the token's hash and the fingerprints are never shown. "Revoke" forgets the
+    selected devices through mfa.trusted_devices (an event each) and records it in the admin log."""
+
+    list_display = ("user", "name", "created_at", "last_used_at", "expires_at", "ip")
+    list_select_related = ("user",)
+    search_fields = ("user__email", "ip")
+    ordering = ("-created_at",)
+    fields = readonly_fields = (
+        "user", "name", "ip", "user_agent", "created_at", "last_used_at", "expires_at", "second_factor_at",
+    )
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deleting goes through "Revoke" (the event, the log)
+        return actions
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The action's permission; the delete view is not offered (the action's event and log).
+        return obj is None and super().has_delete_permission(request, obj)
+
+    @admin.action(description=_("Revoke selected trusted devices"), permissions=["delete"])
+    def revoke(self, request: HttpRequest, queryset: QuerySet) -> None:
+        client, revoked = client_info(request), []
+        for device in queryset.select_related("user"):
+            try:
+                trusted_devices.revoke(device.user, str(device.pk), client=client)
+            except TrustedDeviceNotFound:  # forgotten meanwhile
+                continue
+            revoked.append(device)  # still has its pk and name for the log
+        if revoked:
+            self.log_deletions(request, revoked)
+        self.message_user(
+            request,
+            ngettext("%(count)d trusted device revoked.", "%(count)d trusted devices revoked.", len(revoked))
+            % {"count": len(revoked)},
             messages.SUCCESS,
         )
 

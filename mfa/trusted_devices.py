@@ -113,6 +113,15 @@ def login(user: Any, device: TrustedDevice, *, now: datetime, client: ClientInfo
     )
 
 
+def start_session(user: Any, device: TrustedDevice, *, now: datetime, client: ClientInfo) -> AuthSession:
+    """A browser (cookie session) password login on a trusted device: the session row, ``amr``
+    ``pwd tdev`` as for ``login``, and the device's last use recorded."""
+    TrustedDevice.objects.filter(pk=device.pk).update(last_used_at=now)
+    return sessions.create_session(
+        user, amr=[AMR.PASSWORD, AMR.TRUSTED_DEVICE], now=now, client=client, trusted_device=device
+    )
+
+
 def live_devices(user: Any, *, now: datetime):
     return TrustedDevice.objects.filter(user=user, expires_at__gt=now).order_by("-created_at")
 

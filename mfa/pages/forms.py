@@ -10,9 +10,11 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mfa import password_gate
 from mfa.adapter import get_adapter
+from mfa.conf import mfa_settings
 from mfa.events import UNKNOWN_CLIENT
 from mfa.exceptions import InvalidCredentials, LoginLocked
 from mfa.factors import parse_code
@@ -80,6 +82,27 @@ class CodeForm(forms.Form):
             key = "invalid_totp_format" if self.totp_only else "invalid_code_format"
             raise forms.ValidationError(get_adapter().get_error_message(key), code="invalid_format")
         return value
+
+
+class ChallengeForm(CodeForm):
+    """The challenge's code, and "Trust this browser for N days" (N: MFA["TRUST_DAYS"]; no such
+    box when trusted devices are off)."""
+
+    trust_device = forms.BooleanField(required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        days = mfa_settings.TRUST_DAYS
+        if not days:
+            del self.fields["trust_device"]
+        else:
+            self.fields["trust_device"].label = ngettext(
+                "Trust this browser for %(days)d day", "Trust this browser for %(days)d days", days
+            ) % {"days": days}
+
+    @property
+    def trust_requested(self) -> bool:
+        return bool(self.cleaned_data.get("trust_device")) and "trust_device" in self.fields
 
 
 class EnrolForm(CodeForm):

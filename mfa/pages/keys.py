@@ -35,6 +35,7 @@ from mfa import factors, flows, security_keys
 from mfa.adapter import get_adapter
 from mfa.exceptions import KeyNotFound, LockedOut, MFAError, PasskeyLoginDisabled, ReauthenticationRequired
 from mfa.http import client_info, ip_rate_wait
+from mfa.pages import trust
 from mfa.pages.forms import CodeForm, KeyNameForm
 from mfa.pages.middleware import mfa_enrolment_view, mfa_exempt, mfa_json
 from mfa.pages.state import SID_KEY, pending_binding, pending_login, pending_user
@@ -329,7 +330,8 @@ def challenge_options(request: HttpRequest, body: dict) -> JsonResponse:
 @mfa_exempt
 @webauthn_json(signed_in=False, statuses={"invalid_credential": 401})
 def challenge_verify(request: HttpRequest, body: dict) -> JsonResponse:
-    """A key as the second factor of this browser's login: the login completes as with a code."""
+    """A key as the second factor of this browser's login: the login completes as with a code
+    (``trust_device: true`` in the body trusts this browser, as the challenge's box does)."""
     user, binding = _pending(request)
     backend = pending_login(request).get("backend")  # type: ignore[union-attr]
     ceremony_id, credential = _ceremony(body)
@@ -338,7 +340,10 @@ def challenge_verify(request: HttpRequest, body: dict) -> JsonResponse:
     )
     request._mfa_amr = amr  # type: ignore[attr-defined]
     login(request, user, backend=backend)  # rotates the session key; records the session row
-    return JsonResponse({"redirect": _json_next(request, body, reverse("mfa_pages:home"))})
+    response = JsonResponse({"redirect": _json_next(request, body, reverse("mfa_pages:home"))})
+    if body.get("trust_device") is True:  # the challenge page's "Trust this browser" box
+        trust.trust_this_browser(request, response, user)
+    return response
 
 
 # --- JSON: signing in with a passkey -----------------------------------------------------------------

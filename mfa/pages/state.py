@@ -5,6 +5,9 @@
   to); it expires after MFA["MFA_TOKEN_LIFETIME"].
 - ``"mfa.sid"``: the AuthSession row of a completed browser login, so ending that session in the
   API, the admin or the sessions page also signs the browser out.
+- a request attribute ``_mfa_trusted_device``: set by the sign-in page when this browser's cookie
+  holds a live trusted device of the user (mfa.pages.trust); the login then completes without
+  the challenge, its row's ``amr`` "pwd tdev".
 
 ``on_user_logged_in`` (connected in MFAConfig.ready) decides, at every cookie login, whether the
 login is complete or must become pending.
@@ -22,7 +25,7 @@ from django.contrib.auth.models import AnonymousUser, update_last_login
 from django.http import HttpRequest
 from django.utils import timezone
 
-from mfa import factors, sessions, tokens
+from mfa import factors, sessions, tokens, trusted_devices
 from mfa.conf import mfa_settings
 from mfa.exceptions import MFAError
 from mfa.http import client_info
@@ -88,6 +91,10 @@ def begin_partial_login(request: HttpRequest, user: Any) -> None:
 def record_browser_session(request: HttpRequest, user: Any, amr: list[str]) -> None:
     """Record a completed browser login as an AuthSession row and remember it in the cookie."""
     row = sessions.create_session(user, amr=amr, now=timezone.now(), client=client_info(request))
+    _remember_row(request, row)
+
+
+def _remember_row(request: HttpRequest, row: Any) -> None:
     request.session[SID_KEY] = str(row.pk)
     request.session.pop(PENDING_KEY, None)
 
@@ -99,6 +106,11 @@ def on_user_logged_in(sender: Any, request: HttpRequest | None, user: Any, **kwa
     amr = getattr(request, "_mfa_amr", None)
     if amr is not None:  # the challenge view completed the second factor
         record_browser_session(request, user, amr)
+        return
+    device = getattr(request, "_mfa_trusted_device", None)
+    if device is not None and device.user_id == user.pk:  # the sign-in page found this browser trusted
+        row = trusted_devices.start_session(user, device, now=timezone.now(), client=client_info(request))
+        _remember_row(request, row)
         return
     if factors.has_mfa(user):
         begin_partial_login(request, user)

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from mfa import factors, flows, password_reset, passwords, security_keys, sessions
+from mfa import factors, flows, password_reset, passwords, security_keys, sessions, trusted_devices
 from mfa.adapter import get_adapter
 from mfa.exceptions import (
     InvalidResetToken,
@@ -34,11 +34,14 @@ from mfa.exceptions import (
     MFAError,
     ReauthenticationRequired,
     SecretUnavailable,
+    TrustedDeviceNotFound,
 )
 from mfa.http import client_info
 from mfa.methods import totp, webauthn
 from mfa.models import RevokeReason
+from mfa.pages import trust
 from mfa.pages.forms import (
+    ChallengeForm,
     CodeForm,
     DisableForm,
     EnrolForm,
@@ -91,6 +94,20 @@ class LoginView(auth_views.LoginView):
         context["signup_url"] = get_adapter().get_signup_url()
         context["passkey_login"] = security_keys.passkey_login_enabled() and webauthn_available()
         return context
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        """The password was right. When this browser's cookie holds a live trusted device of this
+        user, the login completes without the challenge (the user_logged_in receiver records a
+        session with ``amr`` "pwd tdev"); an entry for this user that is no longer valid (revoked,
+        expired, bound to an old password or set of factors) is dropped from the cookie."""
+        user = form.get_user()
+        device = trust.device_of(self.request, user) if factors.has_mfa(user) else None
+        if device is not None:
+            self.request._mfa_trusted_device = device  # type: ignore[attr-defined]
+        response = super().form_valid(form)
+        if device is None and trust.token_for(self.request, user) is not None:
+            trust.forget(self.request, response, user)
+        return response
 
     def form_invalid(self, form: Any) -> HttpResponse:
         locked = getattr(form, "locked", None)
@@ -150,7 +167,8 @@ def _submit(request: HttpRequest, form: Any, action: Callable[[dict[str, Any]], 
 @never_cache
 @require_http_methods(["GET", "POST"])
 def challenge(request: HttpRequest) -> HttpResponseBase:
-    """The second step of a browser login: a TOTP code or a recovery code."""
+    """The second step of a browser login: a TOTP code or a recovery code, and "Trust this
+    browser" (mfa.pages.trust), asked for once the login is complete."""
     pending = pending_login(request)
     if pending is None:
         messages.info(request, _("Sign in first (an unfinished sign-in expires after 5 minutes)."))
@@ -160,7 +178,7 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
         request.session.flush()
         messages.info(request, _("Sign in again."))
         return redirect(reverse("mfa_pages:login"))
-    form = CodeForm(request.POST or None)
+    form = ChallengeForm(request.POST or None)
     client = client_info(request)
     attempt = _submit(
         request, form,
@@ -172,7 +190,10 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
         login(request, user, backend=pending.get("backend"))  # rotates the session key
         if AMR.RECOVERY_CODE in amr:
             messages.warning(request, _("You used a recovery code. Consider creating new ones."))
-        return redirect(_next_url(request, _home()))
+        response = redirect(_next_url(request, _home()))
+        if form.trust_requested:
+            trust.trust_this_browser(request, response, user)
+        return response
     status = attempt.status
     use_key = webauthn_available() and security_keys.keys_of(user).exists()
     return render(
@@ -296,6 +317,72 @@ def session_list(request: HttpRequest) -> HttpResponse:
     rows = list(sessions.live_sessions(request.user, now=timezone.now()))
     current = request.session.get(SID_KEY)
     return render(request, "mfa/sessions.html", {"sessions": rows, "current": current})
+
+
+@login_required
+@mfa_enrolment_view
+@require_POST
+def logout_everywhere(request: HttpRequest) -> HttpResponse:
+    """"Sign out everywhere": every session of the user ends, this browser's included, and every
+    device they trusted is forgotten (mfa.flows.logout_everywhere)."""
+    user = request.user
+    flows.logout_everywhere(user, now=timezone.now(), client=client_info(request))
+    logout(request)
+    messages.success(request, _("You are signed out everywhere, and no device is trusted any more."))
+    response = redirect(reverse("mfa_pages:login"))
+    trust.forget(request, response, user)
+    return response
+
+
+# --- Trusted devices (mfa.trusted_devices; this browser's cookie: mfa.pages.trust) --------------------
+
+
+def _trusted_devices_url() -> str:
+    return reverse("mfa_pages:trusted_devices")
+
+
+@login_required
+@mfa_enrolment_view
+@never_cache
+def trusted_device_list(request: HttpRequest) -> HttpResponse:
+    """The user's trusted devices, this browser's marked, each with "Forget", and "Forget all"."""
+    user = request.user
+    here = trust.device_of(request, user)
+    session = browser_session(request)
+    current = {str(pk) for pk in (here and here.pk, session and session.trusted_device_id) if pk}
+    return render(request, "mfa/trusted_devices.html", {
+        "devices": list(trusted_devices.live_devices(user, now=timezone.now())),
+        "current": current,
+        "trust_days": trusted_devices.enabled(),
+    })
+
+
+@login_required
+@mfa_enrolment_view
+@require_POST
+def forget_device(request: HttpRequest, device_id: str) -> HttpResponse:
+    here = trust.device_of(request, request.user)
+    response = redirect(_trusted_devices_url())
+    try:
+        trusted_devices.revoke(request.user, device_id, client=client_info(request))
+    except TrustedDeviceNotFound:
+        messages.error(request, _("That device was not found."))
+    else:
+        messages.success(request, _("The device is no longer trusted."))
+        if here is not None and str(here.pk) == device_id:
+            trust.forget(request, response, request.user)
+    return response
+
+
+@login_required
+@mfa_enrolment_view
+@require_POST
+def forget_all_devices(request: HttpRequest) -> HttpResponse:
+    trusted_devices.revoke_all(request.user, client=client_info(request), reason="revoked_all")
+    messages.success(request, _("No device is trusted any more: every sign-in asks for your second factor."))
+    response = redirect(_trusted_devices_url())
+    trust.forget(request, response, request.user)
+    return response
 
 
 @login_required

@@ -3,9 +3,9 @@
  * A button <button data-webauthn="create|get" data-options="URL" data-verify="URL" disabled>
  * runs one ceremony: POST {} (or {passkey: true} with data-passkey) to its options URL, which
  * answers {ceremony_id, publicKey}; navigator.credentials.create() or .get(); then POST
- * {ceremony_id, credential, name, next} to its verify URL, which answers {redirect} or
- * {detail, code}. data-name-input names the <input> holding a new key's name; data-next is
- * passed along. Messages for the user come from the page (translated there): the data-* texts of
+ * {ceremony_id, credential, name, next, trust_device} to its verify URL, which answers {redirect}
+ * or {detail, code}. data-name-input names the <input> holding a new key's name, data-trust-input
+ * the checkbox "Trust this browser" (trust_device: whether it is ticked); data-next is passed along. Messages for the user come from the page (translated there): the data-* texts of
  * the #webauthn-status element. Buttons are disabled in the HTML and enabled here only when the
  * browser has WebAuthn.
  */
@@ -120,6 +120,7 @@
   function run(button) {
     var create = button.dataset.webauthn === "create";
     var nameInput = button.dataset.nameInput ? document.getElementById(button.dataset.nameInput) : null;
+    var trustInput = button.dataset.trustInput ? document.getElementById(button.dataset.trustInput) : null;
     var ceremony;
     button.disabled = true;
     say(text("working"), false);
@@ -136,6 +137,7 @@
           credential: credentialJSON(credential),
           name: nameInput ? nameInput.value : "",
           next: button.dataset.next || "",
+          trust_device: trustInput ? trustInput.checked : false,
         });
       })
       .then(function (answer) {
