@@ -16,6 +16,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from mfa import crypto, factors, sessions, tokens
@@ -26,6 +27,11 @@ from mfa.exceptions import TrustedDeviceNotFound
 from mfa.models import AuthSession, EventType, TrustedDevice, WebAuthnCredential
 from mfa.sessions import TokenPair
 from mfa.tokens import AMR
+
+try:  # optional: pip install mfa[ua]
+    from ua_parser import parse as _ua_parse
+except ImportError:  # pragma: no cover - the marks below name the common browsers
+    _ua_parse = None
 
 # At most this many trusted devices per user: trusting one more forgets the oldest.
 MAX_PER_USER = 10
@@ -52,8 +58,39 @@ def factors_fingerprint(user: Any) -> str:
 
 def device_name(user_agent: str) -> str:
     """A short, never empty name from a user agent: "Firefox on Linux", "Chrome on Android", ...
-    (a maintained parser can replace this; the name is for the user's list only)."""
-    agent = user_agent or ""
+    Read by ``ua-parser`` (a maintained parser, the optional dependency ``mfa[ua]``) when it is
+    installed, else by the few marks below. The name is for the user's lists only."""
+    return _parsed_name(user_agent or "")
+
+
+@lru_cache(maxsize=512)
+def _parsed_name(agent: str) -> str:
+    browser, system = _ua_parser_names(agent) if _ua_parse is not None else ("", "")
+    if not browser and not system:
+        browser, system = _marked_names(agent)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or "Unknown device"
+
+
+# ua-parser's families that read better under the name people know the browser by. Headless
+# Chromium ("HeadlessChrome") is Chrome like any other.
+_BROWSER_NAMES = {"HeadlessChrome": "Chrome", "Chrome Mobile": "Chrome", "Chrome Mobile iOS": "Chrome",
+                  "Mobile Safari": "Safari", "Firefox Mobile": "Firefox", "Edge Mobile": "Edge",
+                  "Python Requests": "Python"}
+_SYSTEM_NAMES = {"Mac OS X": "macOS", "Chrome OS": "ChromeOS"}
+
+
+def _ua_parser_names(agent: str) -> tuple[str, str]:
+    result = _ua_parse(agent)
+    browser = result.user_agent.family if result.user_agent else ""
+    system = result.os.family if result.os else ""
+    browser = "" if browser == "Other" else _BROWSER_NAMES.get(browser, browser)
+    system = "" if system == "Other" else _SYSTEM_NAMES.get(system, system)
+    return browser, system
+
+
+def _marked_names(agent: str) -> tuple[str, str]:
     browsers = [("Edg/", "Edge"), ("OPR/", "Opera"), ("Firefox/", "Firefox"), ("HeadlessChrome", "Chrome"),
                 ("Chrome/", "Chrome"), ("Safari/", "Safari"), ("curl/", "curl"),
                 ("python-requests", "Python")]
@@ -61,9 +98,7 @@ def device_name(user_agent: str) -> str:
                ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux")]
     browser = next((name for mark, name in browsers if mark in agent), "")
     system = next((name for mark, name in systems if mark in agent), "")
-    if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or "Unknown device"
+    return browser, system
 
 
 def trust(user: Any, session: AuthSession, *, now: datetime, client: ClientInfo) -> str | None:

@@ -63,6 +63,15 @@ class AdminPasswordLoginForm(PasswordLoginForm, AdminAuthenticationForm):
     door = Door.ADMIN_LOGIN
 
 
+class OneTimeCodeInput(forms.TextInput):
+    """A text input for a code that never writes a submitted value back into the page: after a
+    wrong code the field is empty again (no secret left in a field, nor in the browser's cache
+    of the page)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class CodeForm(forms.Form):
     """One code: TOTP, or (unless ``totp_only``) a recovery code; parsed by mfa.factors.parse_code,
     the parser of the API's code fields, with the same messages."""
@@ -70,7 +79,7 @@ class CodeForm(forms.Form):
     code = forms.CharField(
         label=_("Code from your authenticator app, or a recovery code"),
         max_length=64,
-        widget=forms.TextInput(
+        widget=OneTimeCodeInput(
             attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
         ),
     )
