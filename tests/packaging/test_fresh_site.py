@@ -29,6 +29,12 @@ ROOT = Path(__file__).resolve().parents[2]
 GUIDE = ROOT / "docs" / "using-mfa.md"
 PASSWORD = "correct horse battery staple"
 SNIPPET = re.compile(r"<!-- fresh-site: ([\w-]+) -->\s*```python\n(.*?)```", re.DOTALL)
+# Templates the guide has a host site write, by their path in the site ("templates/mfa/base.html").
+TEMPLATE_SNIPPET = re.compile(r"<!-- fresh-site-template: ([\w/.-]+) -->\s*```html\n(.*?)```", re.DOTALL)
+
+
+def guide_templates() -> dict[str, str]:
+    return dict(TEMPLATE_SNIPPET.findall(GUIDE.read_text()))
 
 
 def guide_snippets() -> dict[str, str]:
@@ -100,7 +106,9 @@ def test_the_documented_import_paths_are_found_and_import_here():
 def test_guide_has_every_snippet_the_fresh_site_applies():
     assert set(guide_snippets()) == {
         "settings-apps", "urls-minimal", "settings-keys", "settings-middleware", "urls", "admin",
+        "settings-templates",
     }
+    assert set(guide_templates()) == {"templates/layout.html", "templates/mfa/base.html"}
 
 
 def test_guide_documents_every_mfa_setting_with_its_default():
@@ -267,6 +275,11 @@ def test_wheel_installs_into_a_new_startproject_site_and_mfa_login_works_over_ht
     run([py, "manage.py", "startapp", "accounts"], cwd=site, env=env)
     add_to_settings('INSTALLED_APPS += ["accounts"]\n')  # "add it to INSTALLED_APPS" (guide, Admin)
     (site / "accounts" / "admin.py").write_text(snippets["admin"])
+    # The guide's "Put the pages inside your own layout": the host's layout and its mfa/base.html.
+    add_to_settings(snippets["settings-templates"])
+    for relative, text in guide_templates().items():
+        (site / relative).parent.mkdir(parents=True, exist_ok=True)
+        (site / relative).write_text(text)
     out = run([py, "manage.py", "check"], cwd=site, env=env)
     assert "System check identified no issues" in out, out
     out = run([py, "manage.py", "makemigrations", "--check", "--dry-run"], cwd=site, env=env)
@@ -331,6 +344,12 @@ def test_wheel_installs_into_a_new_startproject_site_and_mfa_login_works_over_ht
         out = run([py, "manage.py", "shell", "-c", FRENCH_CHECK], cwd=site, env=env)
         assert "french ok" in out, out
 
+        # The pages sit inside the host's layout: its header on the challenge page, mfa's form
+        # and stylesheet in it, mfa's own header not.
+        out = run([py, "manage.py", "shell", "-c", HOST_LAYOUT_CHECK.replace("PASSWORD", repr(PASSWORD))],
+                  cwd=site, env=env)
+        assert "host layout ok" in out, out
+
         # The admin mixin from the guide, on Django's own User admin: columns, then "Reset MFA".
         out = run([py, "manage.py", "shell", "-c", ADMIN_CHECK], cwd=site, env=env)
         assert "admin ok" in out, out
@@ -365,6 +384,22 @@ assert reply.status_code == 302, reply.status_code
 from mfa.models import TOTPDevice
 assert not TOTPDevice.objects.filter(user=alice).exists()
 print("admin ok")
+"""
+
+
+# alice (MFA on) signs in with her password in a browser session: the challenge page comes in the
+# host's layout (templates/mfa/base.html from the guide).
+HOST_LAYOUT_CHECK = """
+from django.test import Client
+client = Client(HTTP_HOST="localhost")
+reply = client.post("/account/login/", {"username": "alice", "password": PASSWORD}, follow=True)
+page = reply.content.decode()
+assert reply.redirect_chain[-1][0].startswith("/account/challenge/"), reply.redirect_chain
+assert '<header id="site-header"><a href="/">My Site</a></header>' in page, page
+assert 'name="code"' in page and "/static/mfa/mfa.css" in page, page
+assert "Two-factor authentication | My Site</title>" in page, page
+assert 'class="mfa-header"' not in page, page
+print("host layout ok")
 """
 
 
