@@ -49,7 +49,8 @@ def mfa_imports_of(name: str) -> set[str]:
 def layer_of(name: str) -> str:
     if name.startswith("mfa.api"):
         return "api"
-    if name.startswith("mfa.pages"):
+    # The template tags are the pages' (Django finds them only in mfa/templatetags/).
+    if name.startswith(("mfa.pages", "mfa.templatetags")):
         return "pages"
     if name in REEXPORTS:
         return "reexport"
