@@ -29,6 +29,7 @@ from tests.robustness.helpers import (
     mfa_user,
     register,
     rss_kib,
+    unique_email,
     worker_pids,
 )
 
@@ -95,7 +96,8 @@ class Traffic(threading.Thread):
     def iteration(self) -> None:
         t, c, i = self.tally, self.client, self.iterations
         if i % 3 == 0 or not self.plain:  # a new account
-            email = f"soak-{id(self)}-{i}@example.com"
+            # (Not id(self): a finished client's id can be reused by a new one, and its addresses with it.)
+            email = unique_email("soak")
             r = t.expect("register", c.post(reverse("register"), {"email": email, "password": "soak passphrase 123"}), 201)
             if r is None:
                 return
