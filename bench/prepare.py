@@ -41,9 +41,9 @@ def make(out: Path, *, mfa_users: int, plain_users: int, refresh_sessions: int) 
     from django.db import connection
     from django.utils import timezone
 
-    from mfa import crypto, tokens
+    from mfa import crypto, factors, tokens
     from mfa.conf import mfa_settings
-    from mfa.models import AuthSession, TOTPDevice
+    from mfa.models import AuthSession, MFAAccount, TOTPDevice
 
     started = time.perf_counter()
     user_model = get_user_model()
@@ -74,9 +74,20 @@ def make(out: Path, *, mfa_users: int, plain_users: int, refresh_sessions: int) 
         [
             TOTPDevice(
                 user=u, encrypted_secret=crypto.encrypt(s), confirmed=True, setup_at=now,
-                created_at=now, confirmed_at=now, last_step=step - 10, recovery_codes_left=10,
+                created_at=now, confirmed_at=now,
             )
             for u, s in zip(mfa_people, secrets, strict=True)
+        ],
+        batch_size=1000,
+    )
+    # The account's state (lockout, last TOTP step, recovery-code count) is on MFAAccount.
+    MFAAccount.objects.bulk_create(
+        [
+            MFAAccount(
+                user=u, user_handle=factors.new_user_handle(), totp_last_step=step - 10,
+                recovery_codes_left=10,
+            )
+            for u in mfa_people
         ],
         batch_size=1000,
     )
@@ -102,7 +113,7 @@ def make(out: Path, *, mfa_users: int, plain_users: int, refresh_sessions: int) 
             for s in rows
         ]
 
-    me_rows = sessions_for(mfa_people, min(len(mfa_people), 1000), "pwd otp")
+    me_rows = sessions_for(mfa_people, min(len(mfa_people), 1000), "pwd otp mfa")
     setup_rows = sessions_for(plain, len(plain), "pwd")
     refresh_rows = sessions_for(plain, refresh_sessions, "pwd")
 
@@ -145,24 +156,25 @@ def explain() -> None:
     from django.db import connection
     from django.db.models import Exists
 
-    from mfa.models import AuthSession, TOTPDevice
+    from mfa.models import AuthSession, MFAAccount, TOTPDevice
 
     user_model = get_user_model()
     session = AuthSession.objects.select_related("user").first()
     device = TOTPDevice.objects.filter(confirmed=True).first()
     assert session is not None and device is not None, "run make first"
     lookups = {
-        "authenticate: session+user+device by session pk": AuthSession.objects.select_related(
-            "user", "user__mfa_device"
+        "authenticate: session+user+MFA rows by session pk": AuthSession.objects.select_related(
+            "user", "user__mfa_device", "user__mfa_account"
         ).filter(pk=session.pk),
         "login: user by email": user_model.objects.filter(email=session.user.email),
         "login: has_mfa (device by user)": TOTPDevice.objects.filter(user=session.user, confirmed=True),
-        "mfa/login/verify: device+user+used mfa_jti": TOTPDevice.objects.select_related("user")
-        .annotate(token_used=Exists(AuthSession.objects.filter(mfa_jti="x" * 32)))
-        .filter(user_id=device.user_id, confirmed=True),
+        "mfa/login/verify: user+MFA rows+used mfa_jti": user_model.objects.select_related(
+            "mfa_account", "mfa_device"
+        ).annotate(mfa_token_used=Exists(AuthSession.objects.filter(mfa_jti="x" * 32)))
+        .filter(pk=device.user_id),
         "mfa/login/verify: used mfa_token id": AuthSession.objects.filter(mfa_jti="x" * 32),
-        "mfa/login/verify: step CAS, device by pk": TOTPDevice.objects.filter(
-            pk=device.pk, confirmed=True, last_step__lt=1
+        "mfa/login/verify: claim and step CAS, account by pk": MFAAccount.objects.filter(
+            pk=MFAAccount.objects.get(user_id=device.user_id).pk, totp_last_step__lt=1
         ),
         "refresh CAS: session by pk+jti": AuthSession.objects.filter(
             pk=session.pk, refresh_jti=session.refresh_jti, revoked_at=None
