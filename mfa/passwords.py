@@ -10,7 +10,6 @@ authenticator).
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -29,10 +28,6 @@ class PasswordChangedMeanwhile(MFAError):
     code = "password_changed_meanwhile"
 
 
-def normalize(raw_password: str) -> str:
-    return unicodedata.normalize("NFC", raw_password)
-
-
 def set_new_password(
     user: Any, raw_password: str, *, now: datetime, client: ClientInfo, keep_session_id: Any = None,
     reason: RevokeReason,
@@ -48,7 +43,7 @@ def set_new_password(
     ends *all* sessions on a password change, is for other doors (the admin, ``changepassword``);
     here the sessions are ended below, honouring ``keep_session_id``.
     """
-    password = normalize(raw_password)
+    password = password_gate.normalize_password(raw_password)
     password_validation.validate_password(password, user)
     old_hash = user.password
     user.set_password(password)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -12,6 +11,7 @@ from rest_framework import serializers
 from mfa.adapter import get_adapter
 from mfa.factors import parse_code
 from mfa.models import AuthSession, SecurityEvent, TrustedDevice, WebAuthnCredential
+from mfa.password_gate import normalize_password
 
 
 class StrictCharField(serializers.CharField):
@@ -41,7 +41,7 @@ class PasswordField(StrictCharField):
 
     def to_internal_value(self, data: Any) -> str:
         value = super().to_internal_value(data)
-        return unicodedata.normalize("NFC", value) if self.nfc else value
+        return normalize_password(value) if self.nfc else value
 
 
 class CodeField(StrictCharField):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from django import forms
@@ -19,7 +18,7 @@ from mfa.events import UNKNOWN_CLIENT
 from mfa.exceptions import InvalidCredentials, LoginLocked
 from mfa.factors import parse_code
 from mfa.http import client_info, ip_rate_wait
-from mfa.password_gate import Door
+from mfa.password_gate import Door, normalize_password
 
 
 class PasswordLoginForm(AuthenticationForm):
@@ -161,7 +160,7 @@ class SetNewPasswordForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         first, second = data.get("new_password1"), data.get("new_password2")
-        if first and second and unicodedata.normalize("NFC", first) != unicodedata.normalize("NFC", second):
+        if first and second and normalize_password(first) != normalize_password(second):
             mismatch = forms.ValidationError(_("The two passwords differ."), code="mismatch")
             self.add_error("new_password2", mismatch)
         return data
