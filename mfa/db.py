@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from contextlib import AbstractContextManager
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
@@ -23,3 +25,15 @@ def atomic(using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager:
 
         return mongo_transaction.atomic(using)
     return transaction.atomic(using=using)
+
+
+def parse_uuid(value: Any) -> uuid.UUID | None:
+    """A row id from outside (a path segment, a JSON field) as a UUID, or None when it cannot be
+    one: mfa's models all have UUID primary keys, and a malformed id must be a 404 or a refusal,
+    never a database error."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None

@@ -11,7 +11,6 @@ or nothing (passkey login). No HTTP here.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from django.db.models import F
 from mfa import factors, flows, lockout, sessions, tokens
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
+from mfa.db import parse_uuid
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import (
     CounterRegression,
@@ -69,10 +69,7 @@ def _consume(
 ) -> WebAuthnCeremony:
     """Use up a ceremony (one conditional write) and check it was started for this: its kind,
     its user and its binding. Anything else is InvalidCredential, and the ceremony is spent."""
-    try:
-        pk = uuid.UUID(str(ceremony_id)) if isinstance(ceremony_id, str) and len(ceremony_id) <= 64 else None
-    except ValueError:
-        pk = None
+    pk = parse_uuid(ceremony_id)
     if pk is None:
         raise InvalidCredential("malformed ceremony id")
     if not WebAuthnCeremony.objects.filter(pk=pk, used_at=None, expires_at__gt=now).update(used_at=now):
@@ -171,10 +168,7 @@ def _default_name(user: Any) -> str:
 
 
 def _key_of(user: Any, key_id: Any) -> WebAuthnCredential:
-    try:
-        pk = uuid.UUID(str(key_id)) if isinstance(key_id, str) and len(key_id) <= 64 else None
-    except ValueError:
-        pk = None
+    pk = parse_uuid(key_id)
     key = WebAuthnCredential.objects.filter(pk=pk, user=user).first() if pk is not None else None
     if key is None:
         raise KeyNotFound()

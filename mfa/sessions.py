@@ -7,7 +7,6 @@ evidence of theft (RFC 9700 4.14.2). The session's absolute end never moves.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,6 +15,7 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from mfa import tokens
 from mfa.conf import mfa_settings
+from mfa.db import parse_uuid
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import InvalidToken, SessionNotFound
 from mfa.models import AuthSession, EventType, RevokeReason, TrustedDevice
@@ -138,18 +138,8 @@ def session_for_access_token(validated: Any, *, now: datetime) -> AuthSession:
     return _session_of(validated, now=now, with_device=True)
 
 
-def parse_session_id(value: Any) -> uuid.UUID | None:
-    """The session id as a UUID, or None when ``value`` cannot be one."""
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
-
-
 def _load(sid: Any, *, with_device: bool = True) -> AuthSession | None:
-    pk = parse_session_id(sid)
+    pk = parse_uuid(sid)
     if pk is None:
         return None
     related = ("user", "user__mfa_device", "user__mfa_account") if with_device else ("user",)
@@ -204,7 +194,7 @@ def revoke_session(
     reason: RevokeReason = RevokeReason.LOGOUT,
 ) -> None:
     """End one of ``user``'s live sessions. Raises SessionNotFound if it is not theirs or gone."""
-    pk = parse_session_id(session_id)
+    pk = parse_uuid(session_id)
     rows = 0
     if pk is not None:
         rows = AuthSession.objects.filter(pk=pk, user=user, revoked_at=None).update(

@@ -14,7 +14,6 @@ A device ends on password change or reset, a factor added or removed, MFA disabl
 from __future__ import annotations
 
 import secrets
-import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,6 +21,7 @@ from typing import Any
 from mfa import crypto, factors, sessions, tokens
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
+from mfa.db import parse_uuid
 from mfa.events import ClientInfo, emit
 from mfa.exceptions import TrustedDeviceNotFound
 from mfa.models import AuthSession, EventType, TrustedDevice, WebAuthnCredential
@@ -161,15 +161,8 @@ def live_devices(user: Any, *, now: datetime):
     return TrustedDevice.objects.filter(user=user, expires_at__gt=now).order_by("-created_at")
 
 
-def _parse(device_id: Any) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(device_id) if isinstance(device_id, str) and len(device_id) <= 64 else None
-    except ValueError:
-        return None
-
-
 def revoke(user: Any, device_id: Any, *, client: ClientInfo) -> None:
-    pk = _parse(device_id)
+    pk = parse_uuid(device_id)
     if pk is None or not TrustedDevice.objects.filter(pk=pk, user=user).delete()[0]:
         raise TrustedDeviceNotFound()
     emit(EventType.TRUSTED_DEVICES_REVOKED, user, client, count=1, reason="revoked")
