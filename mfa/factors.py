@@ -44,6 +44,14 @@ def _related_row(user: Any, model: type, query) -> Any:
     return next(iter(query.filter(user=user)[:1]), None)
 
 
+def forget_related_row(user: Any, model: type) -> None:
+    """Drop the one-to-one row ``model`` cached on ``user`` (after it was deleted or changed), so
+    the next ``_related_row`` reads it again."""
+    relation = model._meta.get_field("user").remote_field
+    if relation.is_cached(user):
+        relation.delete_cached_value(user)
+
+
 def totp_device_of(user: Any) -> TOTPDevice | None:
     """The user's TOTP device, pending or confirmed, or None."""
     return _related_row(user, TOTPDevice, TOTPDevice.objects)

@@ -303,7 +303,7 @@ def confirm_setup(
         raise InvalidCode()
     if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True, confirmed_at=now):
         raise MFAAlreadyEnabled()  # a concurrent confirmation won
-    forget_cached(user, TOTPDevice)
+    factors.forget_related_row(user, TOTPDevice)
     return factor_added(user, account, Method.TOTP, first=first, now=now, client=client,
                         keep_session_id=keep_session_id)
 
@@ -393,14 +393,8 @@ def remove_totp(
         raise MFANotEnabled()
     require_recent_second_factor(session, now=now)
     TOTPDevice.objects.filter(user=user).delete()
-    forget_cached(user, TOTPDevice)
+    factors.forget_related_row(user, TOTPDevice)
     factor_removed(user, Method.TOTP, now=now, client=client, keep_session_id=keep_session_id)
-
-
-def forget_cached(user: Any, model: type) -> None:
-    relation = model._meta.get_field("user").remote_field
-    if relation.is_cached(user):
-        relation.delete_cached_value(user)
 
 
 def regenerate_recovery_codes(

@@ -195,7 +195,7 @@ def remove_key(
     if not WebAuthnCredential.objects.filter(pk=key.pk).delete()[0]:
         raise KeyNotFound()
     MFAAccount.objects.filter(user=user, key_count__gt=0).update(key_count=F("key_count") - 1)
-    flows.forget_cached(user, MFAAccount)
+    factors.forget_related_row(user, MFAAccount)
     flows.factor_removed(
         user, Method.WEBAUTHN, now=now, client=client, keep_session_id=keep_session_id, name=key.name
     )
