@@ -364,3 +364,25 @@ def test_a_key_login_may_trust_the_device(api, keyed):
     r = api.post(reverse("mfa:auth-login"),
                  {"email": user.email, "password": PASSWORD, "device_token": r.json()["device_token"]}, format="json")
     assert r.json()["requires_mfa"] is False and claims(r.json()["access"])["amr"] == ["pwd", "tdev"]
+
+
+def test_a_failed_answer_uses_the_ceremony_up_too(api, keyed):
+    """The ceremony is consumed before the answer is checked: after a refused answer, the right
+    one with the same ceremony is refused as well."""
+    user, device, _a, _ = keyed
+    token = login(api, user.email).json()["mfa_token"]
+    options = post(api, "mfa:mfa-login-webauthn-options", {"mfa_token": token}).json()
+    device.origin = "http://localhost:9999"
+    bad = device.get(options["publicKey"])
+    r = post(api, "mfa:mfa-login-webauthn-verify", {"mfa_token": token, "ceremony_id": options["ceremony_id"], "credential": bad})
+    assert r.status_code == 401
+    device.origin = "http://localhost:8000"
+    good = device.get(options["publicKey"])
+    r = post(api, "mfa:mfa-login-webauthn-verify", {"mfa_token": token, "ceremony_id": options["ceremony_id"], "credential": good})
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credential"
+
+
+def test_passkey_login_off_answers_before_reading_the_body(api):
+    for name in ("mfa:passkey-login-options", "mfa:passkey-login-verify"):
+        r = api.post(reverse(name), "{not json", content_type="application/json")
+        assert r.status_code == 404 and r.json()["code"] == "passkey_login_disabled"
