@@ -153,11 +153,18 @@ def database_from_url(
             name = path[1:]  # sqlite:////abs/path
         else:
             name = os.path.join(base_dir, path.lstrip("/"))
-        return {
+        entry = {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": name,
             "OPTIONS": sqlite_options(name, timeout=sqlite_timeout, synchronous=sqlite_synchronous),
         }
+        if name != ":memory:":
+            # Tests on a file database use a file too (test_<name> beside it), not Django's default
+            # shared in-memory one: each thread then has its own connection and the race tests run
+            # against SQLite's real locking and transactions.
+            head, tail = os.path.split(name)
+            entry["TEST"] = {"NAME": os.path.join(head, f"test_{tail}")}
+        return entry
     if scheme in {"postgres", "postgresql", "pgsql"}:
         return {
             "ENGINE": "django.db.backends.postgresql",

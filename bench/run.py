@@ -46,11 +46,16 @@ SITE_ENV = {
     "GUNICORN_LOGLEVEL": "warning",
 }
 
-# (label, target ratio to the floor, target round trips) per measured endpoint.
+# Issue 16's targets per measured endpoint: the ratio to the floor, and MongoDB's round trips.
+# How a ratio is met: on SQLite by throughput and by server CPU per request (both); on MongoDB by
+# the app's (gunicorn's) CPU per request, SecantusDB's own CPU reported apart (production runs
+# mongod); the password login by throughput on both.
 TARGETS: dict[str, tuple[float | None, int | None]] = {
     "GET me": (0.8, 1),
-    "token/refresh": (0.5, 3),
-    # 5 since issue 12: the attempt is claimed (counted) before the code is evaluated.
+    "token/refresh": (0.5, 2),
+    # 5: read, the attempt's claim (issue 12: counted before the code is evaluated), the step
+    # compare-and-set (which also resets the lockout), the session insert (single-use mfa_token),
+    # the audit event. BENCHMARKS.md says why fewer would break a rule.
     "mfa/login/verify": (0.5, 5),
     "mfa/setup (QR)": (None, None),
     "login (password)": (1 / 25, None),
@@ -371,16 +376,23 @@ def _with_ratios(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
         floor["db_cpu_ms"] = statistics.mean(r["db_cpu_ms"] for r in floors)
     floor["errors"] = sum(r["errors"] for r in floors)
     floor["spread"] = (min(r["rps"] for r in floors), max(r["rps"] for r in floors))
-    floor["ratio"], floor["cpu_ratio"] = 1.0, 1.0
+    floor["ratio"], floor["cpu_ratio"], floor["app_cpu_ratio"] = 1.0, 1.0, 1.0
     rows = [phases[0], floor]
     phases[0]["ratio"] = phases[0]["rps"] / floor["rps"]
     phases[0]["cpu_ratio"] = _cpu(floor) / _cpu(phases[0]) if _cpu(phases[0]) else None
+    phases[0]["app_cpu_ratio"] = (
+        floor["site_cpu_ms"] / phases[0]["site_cpu_ms"] if phases[0]["site_cpu_ms"] else None
+    )
     for i, r in enumerate(phases):
         if r["endpoint"] in (FLOOR, phases[0]["endpoint"]):
             continue
         before, after = phases[i - 1], phases[i + 1]
         r["ratio"] = r["rps"] / statistics.mean([before["rps"], after["rps"]])
         r["cpu_ratio"] = statistics.mean([_cpu(before), _cpu(after)]) / _cpu(r) if _cpu(r) else None
+        r["app_cpu_ratio"] = (
+            statistics.mean([before["site_cpu_ms"], after["site_cpu_ms"]]) / r["site_cpu_ms"]
+            if r["site_cpu_ms"] else None
+        )
         rows.append(r)
     return rows
 
@@ -408,11 +420,28 @@ def _check(value: float | None, target: float | None, *, at_least: bool) -> str:
     return "yes" if ok else "NO"
 
 
+def _checks(r: dict[str, Any], db: str) -> list[tuple[str, str]]:
+    """(measure, "yes"/"NO") for each of the endpoint's targets on this database (TARGETS)."""
+    ratio_target, trips_target = TARGETS.get(r["endpoint"], (None, None))
+    checks = []
+    if ratio_target is not None:
+        if r["endpoint"] == "login (password)":
+            measures = [("req/s", r["ratio"])]
+        elif db == "sqlite":
+            measures = [("req/s", r["ratio"]), ("CPU", r["cpu_ratio"])]
+        else:
+            measures = [("app CPU", r.get("app_cpu_ratio"))]
+        checks += [(name, _check(value, ratio_target, at_least=True)) for name, value in measures]
+    if trips_target is not None and db == "mongodb":
+        checks.append(("trips", _check(r["roundtrips"], trips_target, at_least=False)))
+    return [(name, ok) for name, ok in checks if ok]
+
+
 def table(run: dict[str, Any]) -> str:
     head = (
-        "| endpoint | req/s | x floor | p50 ms | p99 ms | errors | DB trips/req | target (x floor; trips) "
-        "| met | server CPU ms/req | x floor by CPU |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|"
+        "| endpoint | req/s | x floor | p50 ms | p99 ms | errors | DB trips/req | server CPU ms/req "
+        "| x floor by CPU | x floor by app CPU | target | met |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"
     )
     lines = [head]
     for r in run["results"]:
@@ -421,14 +450,14 @@ def table(run: dict[str, Any]) -> str:
         target = []
         if ratio_target is not None:
             target.append(f">= {ratio_target:.2f}" if ratio_target >= 0.1 else f">= 1/{1 / ratio_target:.0f}")
-        if trips_target is not None:
-            target.append(f"<= {trips_target}")
-        met = [m for m in (_check(r["ratio"], ratio_target, at_least=True),
-                           _check(trips, trips_target, at_least=False)) if m]
+        if trips_target is not None and run["db"] == "mongodb":
+            target.append(f"<= {trips_target} trips")
+        met = ", ".join(f"{name} {ok}" for name, ok in _checks(r, run["db"]))
+        app = r.get("app_cpu_ratio")
         lines.append(
             f"| {r['endpoint']} | {r['rps']:.0f} | {r['ratio']:.2f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
-            f"| {r['errors']} | {'-' if trips is None else f'{trips:.2f}'} | {'; '.join(target)} "
-            f"| {' / '.join(met)} | {_cpu_text(r)} | {r['cpu_ratio']:.2f} |"
+            f"| {r['errors']} | {'-' if trips is None else f'{trips:.2f}'} | {_cpu_text(r)} "
+            f"| {r['cpu_ratio']:.2f} | {'-' if app is None else f'{app:.2f}'} | {'; '.join(target)} | {met} |"
         )
     return "\n".join(lines)
 

@@ -27,6 +27,13 @@ def atomic(using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager:
     return transaction.atomic(using=using)
 
 
+def rolls_back(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether Django's ``transaction.atomic`` is a real transaction on this database: every SQL
+    backend, not django-mongodb-backend (whose writes inside it are each their own, so what a
+    failed block already wrote must be given back by the caller)."""
+    return bool(connections[using].features.supports_transactions)
+
+
 def parse_uuid(value: Any) -> uuid.UUID | None:
     """A row id from outside (a path segment, a JSON field) as a UUID, or None when it cannot be
     one: mfa's models all have UUID primary keys, and a malformed id must be a 404 or a refusal,

@@ -8,6 +8,7 @@ call these functions, so every door applies the same rules.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,7 @@ from django.db import IntegrityError
 from django.db.models import Exists
 from rest_framework_simplejwt.exceptions import TokenError
 
-from mfa import crypto, factors, lockout, password_gate, sessions, tokens, trusted_devices
+from mfa import crypto, db, factors, lockout, password_gate, sessions, tokens, trusted_devices
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
@@ -95,6 +96,13 @@ def _secret_of(device: TOTPDevice, user: Any, *, client: ClientInfo) -> str:
 
 def _verify_code(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
     """Accept a TOTP code (when the user has TOTP on) or a recovery code; returns the amr to add.
+    One durable write (``lockout.counted``): a refusal is raised after its count committed."""
+    with lockout.counted():
+        return _check_code(user, code, now=now, client=client)
+
+
+def _check_code(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
+    """``_verify_code`` without its transaction, for callers that add their own writes to it.
 
     The attempt is claimed (counted) on the account before the code is evaluated
     (mfa.lockout.claim_attempt), so locked users are refused before anything is checked and
@@ -163,19 +171,33 @@ def user_of_mfa_token(mfa_token: str) -> tuple[Any, str]:
 
 
 def finish_mfa_login(
-    user: Any, jti: str, amr: list[str], *, now: datetime, client: ClientInfo, on_lost: Any = None,
-    trust_device: bool = False,
+    user: Any, jti: str, second_factor: Callable[[], list[AMR]], *, now: datetime, client: ClientInfo,
+    on_lost: Callable[[], object] | None = None, trust_device: bool = False,
 ) -> TokenPair:
-    """The session of an mfa_token's login once its second factor was accepted. The unique
-    mfa_jti settles concurrent uses of one mfa_token: one session at most; the loser runs
-    ``on_lost`` (e.g. give a recovery code back) and gets InvalidMFAToken. With ``trust_device``
-    the device is trusted and its token returned once (``device_token``)."""
+    """Check an mfa_token's second factor (``second_factor``: claims the attempt, checks it and
+    returns the factor's amr, or raises an MFAError) and start the session, as one durable write
+    (``lockout.counted``): on SQL the claim, the factor's write (TOTP step, recovery code, key
+    counter), the session row and the ``login`` event commit together, once; a refusal commits
+    only its count and failure event.
+
+    The unique mfa_jti settles concurrent uses of one mfa_token: one session at most. The loser
+    gets InvalidMFAToken and is not counted as a wrong code (its code was right; a used mfa_token
+    is refused uncounted when the first read sees it, too). On SQL its transaction rolls back,
+    step and recovery code included; on MongoDB, whose writes are each their own, ``on_lost``
+    gives back what it spent (e.g. the recovery code). With ``trust_device`` the device is trusted
+    and its token returned once (``device_token``).
+    """
+    factor: list[AMR] = []
     try:
-        pair = sessions.create_session_and_tokens(user, amr=amr, now=now, client=client, mfa_jti=jti)
+        with lockout.counted():
+            factor = second_factor()
+            amr = tokens.login_amr(AMR.PASSWORD, factor)
+            session = sessions.create_session(user, amr=amr, now=now, client=client, mfa_jti=jti)
     except IntegrityError:
-        if on_lost is not None:
+        if on_lost is not None and not db.rolls_back():
             on_lost()
         raise InvalidMFAToken() from None
+    pair = sessions.token_pair(session)
     if trust_device:
         token = trusted_devices.trust(user, pair.session, now=now, client=client)
         if token is not None:
@@ -191,13 +213,14 @@ def complete_mfa_login(
     The mfa_token is used up only by a success (its id is stored with a unique insert).
     """
     user, jti = user_of_mfa_token(mfa_token)
-    factor = _verify_code(user, code, now=now, client=client)
-    lost = None
-    if AMR.RECOVERY_CODE in factor:  # the other request won: this recovery code was not needed
-        def lost() -> None:
-            recovery_codes.release(user, factors.account_of(user), code)
-    amr = tokens.login_amr(AMR.PASSWORD, factor)
-    return finish_mfa_login(user, jti, amr, now=now, client=client, on_lost=lost, trust_device=trust_device)
+
+    def lost() -> None:  # the other request won: a recovery code this one used was not needed
+        recovery_codes.release(user, factors.account_of(user), code)
+
+    return finish_mfa_login(
+        user, jti, lambda: _check_code(user, code, now=now, client=client), now=now, client=client,
+        on_lost=lost, trust_device=trust_device,
+    )
 
 
 def verify_browser_login(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:

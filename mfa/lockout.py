@@ -7,20 +7,54 @@ LOCKOUT_THRESHOLD-th consecutive failure the user waits LOCKOUT_BASE_SECONDS, do
 further failure up to LOCKOUT_MAX_SECONDS; while locked every attempt, a right one included, is
 refused. Each attempt is claimed (counted) before it is evaluated, so parallel attempts cannot
 outrun the lockout; a success resets the counter (``reset``, or the recovery code's own write).
+
+Every attempt runs inside ``counted()``: on SQL one transaction, so an attempt's writes (its
+claim, the factor's own write, a login's session and events) cost one commit, and a refusal
+commits what it counted before it is raised.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
 
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
-from mfa.exceptions import LockedOut
+from mfa.exceptions import LockedOut, MFAError
 from mfa.models import EventType, MFAAccount
+
+
+@contextmanager
+def counted(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
+    """Run one second-factor attempt as one durable write.
+
+    On SQL this is one transaction (``transaction_mode`` IMMEDIATE on SQLite takes the writer lock
+    at BEGIN; on PostgreSQL the claim's row lock holds parallel attempts of the account until the
+    commit), so a successful login's claim, step or code, session row and events commit at once,
+    and a login that does not complete leaves none of them. A refusal (an MFAError: wrong code,
+    locked, replay...) is raised only after the commit, so its count and its failure event always
+    stay; any other error (a database error, the IntegrityError of an mfa_token used meanwhile)
+    rolls everything back. Notifications wait for the commit (``transaction.on_commit``).
+
+    On MongoDB Django's ``atomic`` does nothing: each write is its own, as compare-and-set writes
+    that are safe one by one (lockout.claim_attempt, totp.accept_step, the unique mfa_jti), and a
+    multi-document transaction would add a round trip (``commitTransaction``) and need a replica
+    set for no guarantee these writes lack.
+    """
+    refusal: MFAError | None = None
+    with transaction.atomic(using=using):
+        try:
+            yield
+        except MFAError as exc:
+            refusal = exc
+    if refusal is not None:
+        raise refusal
 
 
 def backoff_seconds(failure_count: int, threshold: int | None) -> int:
@@ -107,8 +141,9 @@ def record_failure(
         emit(EventType.MFA_LOCKED, user, client, retry_after=wait)
         if count == mfa_settings.LOCKOUT_THRESHOLD:
             # The password was right (or the caller holds a session) but the codes are not: tell
-            # the account owner once per streak (ASVS 6.3.5), not on every guess.
-            get_adapter().notify(user, EventType.MFA_LOCKED)
+            # the account owner once per streak (ASVS 6.3.5), not on every guess; after the commit,
+            # so no email is sent while the attempt holds the database's writer lock.
+            transaction.on_commit(lambda: get_adapter().notify(user, EventType.MFA_LOCKED))
     return count
 
 

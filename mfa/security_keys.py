@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from mfa import factors, flows, lockout, sessions, tokens
@@ -228,7 +228,8 @@ def _verify_assertion(
     except CounterRegression as exc:
         emit(EventType.KEY_COUNTER_REGRESSION, key.user, client, credential_id=str(key.pk),
              stored=exc.stored, received=exc.received)
-        get_adapter().notify(key.user, EventType.KEY_COUNTER_REGRESSION)
+        owner = key.user
+        transaction.on_commit(lambda: get_adapter().notify(owner, EventType.KEY_COUNTER_REGRESSION))
         raise
     changes = {"last_used_at": now, "backed_up": assertion.backed_up}
     rows = WebAuthnCredential.objects.filter(pk=key.pk)
@@ -246,7 +247,8 @@ def _second_factor(
     client: ClientInfo,
 ) -> list[str]:
     """A key as the second factor: claimed on the account's lockout like every code, the
-    ceremony consumed, the assertion checked; the amr of the key on success."""
+    ceremony consumed, the assertion checked; the amr of the key on success. Callers run it
+    inside ``lockout.counted()`` (one durable write; a refusal commits its count)."""
     account = factors.account_of(user)
     if account is None or account.key_count < 1:
         raise MFANotEnabled()
@@ -287,12 +289,13 @@ def mfa_login_verify(
     trust_device: bool = False,
 ) -> TokenPair:
     user, jti = flows.user_of_mfa_token(mfa_token)
-    factor = _second_factor(
-        user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, jti, now=now, client=client
-    )
-    return flows.finish_mfa_login(
-        user, jti, tokens.login_amr(AMR.PASSWORD, factor), now=now, client=client, trust_device=trust_device
-    )
+
+    def second_factor() -> list[str]:
+        return _second_factor(
+            user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, jti, now=now, client=client
+        )
+
+    return flows.finish_mfa_login(user, jti, second_factor, now=now, client=client, trust_device=trust_device)
 
 
 # A browser's unfinished login has no mfa_token: its ceremonies are bound to a random id kept in
@@ -323,9 +326,10 @@ def browser_login_verify(
     binding = _browser_binding(binding)
     if not factors.has_mfa(user):
         raise MFANotEnabled()
-    factor = _second_factor(
-        user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, binding, now=now, client=client
-    )
+    with lockout.counted():
+        factor = _second_factor(
+            user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, binding, now=now, client=client
+        )
     return tokens.login_amr(AMR.PASSWORD, factor)
 
 
@@ -338,9 +342,11 @@ def reauthenticate_verify(
     client: ClientInfo,
 ) -> str:
     """Re-authentication with a key: the session's second-factor time is now; a new access token."""
-    factor = _second_factor(
-        user, ceremony_id, credential, CeremonyKind.REAUTHENTICATE, str(session.pk), now=now, client=client
-    )
+    with lockout.counted():
+        factor = _second_factor(
+            user, ceremony_id, credential, CeremonyKind.REAUTHENTICATE, str(session.pk), now=now,
+            client=client,
+        )
     access = sessions.reauthenticate(session, now=now, factor_amr=factor)
     emit(EventType.REAUTHENTICATED, user, client, session_id=str(session.pk), amr=session.amr_list,
          second_factor=True)
@@ -372,6 +378,14 @@ def passkey_login_user(
     from the result (passkey_login_verify), the pages a cookie login."""
     if not passkey_login_enabled():
         raise PasskeyLoginDisabled()
+    # One durable write: the spent ceremony and the key's counter; a refusal commits them.
+    with lockout.counted():
+        return _passkey_login_user(ceremony_id, credential, now=now, client=client)
+
+
+def _passkey_login_user(
+    ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo
+) -> tuple[Any, list[str]]:
     ceremony = _consume(ceremony_id, CeremonyKind.PASSKEY_LOGIN, now=now)
     handle = webauthn.user_handle_of(credential)
     if handle is None:
@@ -391,5 +405,10 @@ def passkey_login_verify(
     ceremony_id: Any, credential: Any, *, now: datetime, client: ClientInfo
 ) -> TokenPair:
     """Sign in with a passkey alone (API): passkey_login_user's rules, then a session and tokens."""
-    owner, amr = passkey_login_user(ceremony_id, credential, now=now, client=client)
-    return sessions.create_session_and_tokens(owner, amr=amr, now=now, client=client)
+    if not passkey_login_enabled():
+        raise PasskeyLoginDisabled()
+    # One durable write on SQL: ceremony, key counter, session row and login event.
+    with lockout.counted():
+        owner, amr = _passkey_login_user(ceremony_id, credential, now=now, client=client)
+        session = sessions.create_session(owner, amr=amr, now=now, client=client)
+    return sessions.token_pair(session)

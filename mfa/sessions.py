@@ -67,10 +67,14 @@ def create_session_and_tokens(
     mfa_jti: str | None = None, trusted_device: Any = None,
 ) -> TokenPair:
     """Create a session for a completed API login and return its first token pair."""
-    session = create_session(
+    return token_pair(create_session(
         user, amr=amr, now=now, client=client, auth_time=auth_time, mfa_jti=mfa_jti,
         trusted_device=trusted_device,
-    )
+    ))
+
+
+def token_pair(session: AuthSession) -> TokenPair:
+    """The first token pair of a session just created (its user loaded)."""
     access, refresh = _pair(session)
     return TokenPair(access, refresh, session)
 

@@ -344,6 +344,14 @@ def test_database_from_url_sqlite_paths(url, name):
     assert (db["ENGINE"], db["NAME"]) == ("django.db.backends.sqlite3", name)
 
 
+def test_tests_on_a_sqlite_file_use_a_file_beside_it_not_shared_memory():
+    """So that threads get their own connections and the race tests run on SQLite's locking."""
+    assert env.database_from_url("sqlite:////var/db/x.sqlite3", base_dir="/srv")["TEST"] == {
+        "NAME": "/var/db/test_x.sqlite3"
+    }
+    assert "TEST" not in env.database_from_url("sqlite://", base_dir="/srv")
+
+
 def test_sqlite_file_gets_immediate_transactions_a_busy_timeout_wal_and_normal_sync():
     s = settings_with(DEBUG="1", DATABASE_URL="sqlite:////var/db/x.sqlite3")
 

@@ -75,8 +75,9 @@ def account_of(user):
 race_marks = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
-        connection.vendor == "sqlite",
-        reason="in-memory SQLite shares one locked connection between threads; races run on MongoDB",
+        connection.vendor == "sqlite" and connection.is_in_memory_db(),
+        reason="in-memory SQLite shares one locked connection between threads; races run on MongoDB, "
+        "PostgreSQL and a SQLite file (DATABASE_URL=sqlite:////path)",
     ),
 ]
 

@@ -1,0 +1,180 @@
+"""One durable write per second-factor attempt on SQL (issue 16; mfa.lockout.counted).
+
+A login's claim, its TOTP step or recovery code, its session row and its audit events commit
+together, once; a refused attempt commits its count and its failure event, once; a login that fails
+before its commit leaves nothing, not even a spent step. Commits are counted where they happen:
+``connection.commit`` (an atomic block's) plus every write statement run outside one (autocommit).
+
+SQL only: on MongoDB Django's ``atomic`` is a no-op and each write is its own (their guarantees
+are the compare-and-set writes, tests/mfa/test_races.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from mfa import flows, signals
+from mfa.adapter import DefaultMFAAdapter
+from mfa.events import ClientInfo
+from mfa.exceptions import MFAError
+from mfa.models import AuthSession, SecurityEvent
+from tests.helpers import login, totp_now
+from tests.mfa.helpers import account_of, wrong_code
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor == "mongodb", reason="SQL transactions; MongoDB writes are each their own"),
+]
+
+WRITES = ("insert", "update", "delete")
+FACTS = ClientInfo(ip="192.0.2.9", user_agent="one-write")
+
+
+class Commits:
+    def __init__(self) -> None:
+        self.explicit = 0  # atomic blocks committed
+        self.autocommitted: list[str] = []  # write statements outside any transaction
+
+    @property
+    def total(self) -> int:
+        return self.explicit + len(self.autocommitted)
+
+
+@contextmanager
+def commits() -> Iterator[Commits]:
+    seen = Commits()
+    real_commit = connection.commit
+
+    def commit() -> None:
+        seen.explicit += 1
+        real_commit()
+
+    def statement(execute, sql, params, many, context):
+        if not connection.in_atomic_block and sql.lstrip().lower().startswith(WRITES):
+            seen.autocommitted.append(sql[:80])
+        return execute(sql, params, many, context)
+
+    with mock.patch.object(connection, "commit", commit), connection.execute_wrapper(statement):
+        yield seen
+
+
+def verify(api, token: str, code: str):
+    return api.post(reverse("mfa:mfa-login-verify"), {"mfa_token": token, "code": code}, format="json")
+
+
+def test_a_totp_login_commits_once(api, user_with_mfa, clock):
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+
+    with commits() as seen:
+        r = verify(api, token, totp_now(user_with_mfa.secret, clock.now))
+
+    assert r.status_code == 200, r.content
+    assert (seen.explicit, seen.autocommitted) == (1, []), seen.autocommitted
+    assert AuthSession.objects.filter(user=user_with_mfa.user, amr__contains="otp").exists()
+    assert SecurityEvent.objects.filter(user=user_with_mfa.user, type="login").count() == 2  # setup's + this
+
+
+def test_a_wrong_code_commits_its_count_and_event_once(api, user_with_mfa, clock):
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+
+    with commits() as seen:
+        r = verify(api, token, wrong_code(user_with_mfa.secret, clock.now))
+
+    assert r.status_code == 401 and r.json()["code"] == "invalid_code", r.content
+    assert seen.total == 1, seen.autocommitted
+    # raised after the commit: the count and the event stay
+    assert account_of(user_with_mfa.user).failure_count == 1
+    assert SecurityEvent.objects.filter(user=user_with_mfa.user, type="mfa_failed").count() == 1
+
+
+def test_a_recovery_code_login_commits_once(api, user_with_mfa, clock):
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+
+    with commits() as seen:
+        r = verify(api, token, user_with_mfa.recovery_codes[0])
+
+    assert r.status_code == 200, r.content
+    assert seen.total == 1, seen.autocommitted
+    assert account_of(user_with_mfa.user).recovery_codes_left == 9
+
+
+def test_the_lockout_email_is_sent_after_the_commit(api, user_with_mfa, clock, settings):
+    """Not while the attempt holds SQLite's writer lock (or PostgreSQL's row lock)."""
+    settings.MFA = {**getattr(settings, "MFA", {}), "LOCKOUT_THRESHOLD": 2}
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    sent_inside: list[bool] = []
+    real_send = DefaultMFAAdapter.send_notification
+
+    def send(self, user, address, subject, body):
+        sent_inside.append(connection.in_atomic_block)
+        return real_send(self, user, address, subject, body)
+
+    with mock.patch.object(DefaultMFAAdapter, "send_notification", send):
+        for _ in range(2):
+            verify(api, token, wrong_code(user_with_mfa.secret, clock.now))
+
+    assert sent_inside == [False]
+    assert account_of(user_with_mfa.user).locked_until is not None
+
+
+def test_a_login_that_fails_before_its_commit_leaves_nothing(user_with_mfa, clock):
+    """A crash after the session insert (here: a login signal receiver raising) rolls back the
+    session, the login event, the spent TOTP step and the claim: the same code then works."""
+    code = totp_now(user_with_mfa.secret, clock.now)
+    token = login_token(user_with_mfa.email)
+    before = account_of(user_with_mfa.user)
+
+    def crash(**_kwargs):
+        raise RuntimeError("the process died before the commit")
+
+    signals.login_succeeded.connect(crash, dispatch_uid="test-crash")
+    try:
+        with pytest.raises(RuntimeError):
+            flows.complete_mfa_login(token, code, now=clock.now, client=FACTS)
+    finally:
+        signals.login_succeeded.disconnect(dispatch_uid="test-crash")
+
+    after = account_of(user_with_mfa.user)
+    assert (after.totp_last_step, after.failure_count) == (before.totp_last_step, before.failure_count)
+    assert not AuthSession.objects.filter(mfa_jti__isnull=False).exists()
+    assert SecurityEvent.objects.filter(user=user_with_mfa.user, type="login").count() == 1  # setup's
+    pair = flows.complete_mfa_login(token, code, now=clock.now, client=FACTS)
+    assert pair.session.mfa_jti is not None
+
+
+def test_a_used_mfa_token_loses_without_spending_the_recovery_code(user_with_mfa, clock):
+    """The unique mfa_jti insert fails inside the transaction: the recovery code it consumed is
+    rolled back with it (not given back afterwards), and the attempt is not counted."""
+    token = login_token(user_with_mfa.email)
+    flows.complete_mfa_login(token, totp_now(user_with_mfa.secret, clock.now), now=clock.now, client=FACTS)
+    spare = user_with_mfa.recovery_codes[1]
+    # Skip the first read's used-token check, as a request that read before the winner committed.
+    read_before_the_winner = mock.patch.object(
+        flows, "user_of_mfa_token", lambda _t: (user_with_mfa.user, jti_of(token))
+    )
+    with read_before_the_winner, pytest.raises(MFAError) as lost:
+        flows.complete_mfa_login(token, spare, now=clock.now, client=FACTS)
+
+    assert lost.value.code == "invalid_mfa_token"
+    account = account_of(user_with_mfa.user)
+    assert (account.recovery_codes_left, account.failure_count) == (10, 0)
+    clock.advance(30)
+    assert flows.complete_mfa_login(login_token(user_with_mfa.email), spare, now=clock.now, client=FACTS)
+
+
+def login_token(email: str) -> str:
+    from rest_framework.test import APIClient
+
+    return login(APIClient(), email).json()["mfa_token"]
+
+
+def jti_of(mfa_token: str) -> str:
+    from mfa import tokens
+
+    return str(tokens.MFAToken(mfa_token)["jti"])
