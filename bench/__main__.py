@@ -18,8 +18,9 @@ def parse(argv: list[str] | None = None) -> tuple[str, run.Options]:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("what", nargs="?", choices=["endpoints", "workers"], default="endpoints",
                         help="endpoints (default): the table; workers: gunicorn worker choices")
-    parser.add_argument("--db", choices=["mongodb", "sqlite", "both"], default="both",
-                        help="mongodb: a SecantusDB launched for the run; sqlite: a temporary file")
+    parser.add_argument("--db", choices=["mongodb", "sqlite", "both", "postgres"], default="both",
+                        help="mongodb: a SecantusDB launched for the run; sqlite: a temporary file; "
+                        "postgres: DATABASE_URL's (scripts/with-postgres ./run bench --db postgres)")
     parser.add_argument("--seconds", type=float, default=4.0, help="measured seconds per endpoint")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each")
     parser.add_argument("--connections", type=int, default=8, help="concurrent keep-alive connections")
@@ -32,12 +33,15 @@ def parse(argv: list[str] | None = None) -> tuple[str, run.Options]:
     parser.add_argument("--refresh-sessions", type=int, default=8000,
                         help="sessions whose refresh token is exchanged once each (default 8000)")
     parser.add_argument("--rounds", type=int, default=3, help="workers: rounds over the configurations")
+    parser.add_argument("--only", action="append", default=None, metavar="ENDPOINT",
+                        choices=list(run.TARGETS),
+                        help="measure only this endpoint (repeatable), with the floor around it")
     args = parser.parse_args(argv)
     opts = run.Options(
         dbs=["mongodb", "sqlite"] if args.db == "both" else [args.db],
         seconds=args.seconds, warmup=args.warmup, connections=args.connections,
         workers=args.workers, threads=args.threads, mfa_users=args.mfa_users,
-        refresh_sessions=args.refresh_sessions, rounds=args.rounds,
+        refresh_sessions=args.refresh_sessions, rounds=args.rounds, only=args.only,
     )
     return args.what, opts
 

@@ -73,6 +73,7 @@ class Options:
     mfa_users: int
     refresh_sessions: int
     rounds: int = 3
+    only: list[str] | None = None  # endpoints to measure (default: all of TARGETS)
 
 
 # --- machine and hashers ---------------------------------------------------------------------
@@ -235,6 +236,12 @@ def _totp_now(secret: str) -> str:
 
 
 def _site_db_url(db: str, workdir: Path) -> str | None:
+    if db == "postgres":
+        # An empty PostgreSQL database of its own: scripts/with-postgres ./run bench --db postgres
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            raise SystemExit("bench --db postgres: run it as scripts/with-postgres ./run bench --db postgres")
+        return url
     return None if db == "mongodb" else f"sqlite:///{workdir / 'bench.sqlite3'}"
 
 
@@ -282,7 +289,9 @@ def _pbkdf2_upgrade(site: Any, data: dict[str, Any]) -> dict[str, Any]:
 FLOOR = "floor (row by pk)"
 
 
-def endpoint_phases(site_url: str, data: dict[str, Any]) -> list[tuple[str, Any, bool]]:
+def endpoint_phases(
+    site_url: str, data: dict[str, Any], only: list[str] | None = None
+) -> list[tuple[str, Any, bool]]:
     """(label, request bytes or a function making them, cyclic), in the order they run: the floor
     before and after every endpoint, so each ratio compares neighbours in time (the machine's
     other load drifts)."""
@@ -312,14 +321,19 @@ def endpoint_phases(site_url: str, data: dict[str, Any]) -> list[tuple[str, Any,
         (FLOOR, row, True),
     ]
     for endpoint in endpoints:
-        phases += [endpoint, (FLOOR, row, True)]
+        if only is None or endpoint[0] in only:
+            phases += [endpoint, (FLOOR, row, True)]
     return phases
 
 
 def bench_database(db: str, opts: Options) -> dict[str, Any]:
     from tests.live import live_site
 
-    label = "SecantusDB 0.7.0b3 (MongoDB wire protocol)" if db == "mongodb" else "SQLite (WAL, one file)"
+    label = {
+        "mongodb": "SecantusDB 0.7.0b3 (MongoDB wire protocol)",
+        "sqlite": "SQLite (WAL, one file)",
+        "postgres": "PostgreSQL (scripts/with-postgres: a throwaway local cluster)",
+    }[db]
     print(f"\n=== {label} ===")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="authsite-bench-") as tmp:
@@ -337,7 +351,7 @@ def bench_database(db: str, opts: Options) -> dict[str, Any]:
                 print("    " + line)
             server = Server.of(site)
             phases = []
-            for name, requests, cyclic in endpoint_phases(site.url, data):
+            for name, requests, cyclic in endpoint_phases(site.url, data, opts.only):
                 if callable(requests):
                     requests = requests()
                 seconds = max(opts.seconds / 2, 1.0) if name == FLOOR else opts.seconds
@@ -427,7 +441,7 @@ def _checks(r: dict[str, Any], db: str) -> list[tuple[str, str]]:
     if ratio_target is not None:
         if r["endpoint"] == "login (password)":
             measures = [("req/s", r["ratio"])]
-        elif db == "sqlite":
+        elif db != "mongodb":
             measures = [("req/s", r["ratio"]), ("CPU", r["cpu_ratio"])]
         else:
             measures = [("app CPU", r.get("app_cpu_ratio"))]

@@ -27,11 +27,19 @@ def atomic(using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager:
     return transaction.atomic(using=using)
 
 
-def rolls_back(using: str = DEFAULT_DB_ALIAS) -> bool:
-    """Whether Django's ``transaction.atomic`` is a real transaction on this database: every SQL
-    backend, not django-mongodb-backend (whose writes inside it are each their own, so what a
-    failed block already wrote must be given back by the caller)."""
-    return bool(connections[using].features.supports_transactions)
+def attempts_in_one_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Whether a second-factor attempt's writes run as one transaction (``lockout.counted``).
+
+    Yes on SQL databases that lock rows (PostgreSQL, MySQL...): one commit per login, and a login
+    that fails before its commit leaves nothing. Not on SQLite: it has one writer lock for the
+    whole file, and a transaction holds it across the Python work between its statements, while
+    an autocommit statement holds it only while SQLite runs it (measured in BENCHMARKS.md: with
+    one transaction mfa/login/verify lost about 40% of its throughput and its p99 grew fourfold,
+    at both ``synchronous`` levels). Not on MongoDB, where Django's ``atomic`` is a no-op. There
+    each write is its own, and the guarantees come from the compare-and-set writes themselves.
+    """
+    connection = connections[using]
+    return connection.vendor not in ("sqlite", "mongodb") and connection.features.supports_transactions
 
 
 def parse_uuid(value: Any) -> uuid.UUID | None:

@@ -175,17 +175,17 @@ def finish_mfa_login(
     on_lost: Callable[[], object] | None = None, trust_device: bool = False,
 ) -> TokenPair:
     """Check an mfa_token's second factor (``second_factor``: claims the attempt, checks it and
-    returns the factor's amr, or raises an MFAError) and start the session, as one durable write
-    (``lockout.counted``): on SQL the claim, the factor's write (TOTP step, recovery code, key
-    counter), the session row and the ``login`` event commit together, once; a refusal commits
-    only its count and failure event.
+    returns the factor's amr, or raises an MFAError) and start the session, inside
+    ``lockout.counted``: on PostgreSQL the claim, the factor's write (TOTP step, recovery code,
+    key counter), the session row and the ``login`` event commit together, once; a refusal
+    commits only its count and failure event.
 
     The unique mfa_jti settles concurrent uses of one mfa_token: one session at most. The loser
-    gets InvalidMFAToken and is not counted as a wrong code (its code was right; a used mfa_token
-    is refused uncounted when the first read sees it, too). On SQL its transaction rolls back,
-    step and recovery code included; on MongoDB, whose writes are each their own, ``on_lost``
-    gives back what it spent (e.g. the recovery code). With ``trust_device`` the device is trusted
-    and its token returned once (``device_token``).
+    gets InvalidMFAToken and is not counted as a wrong code (its code was right, and a used
+    mfa_token is refused uncounted when the first read sees it, too). In one transaction the
+    loser's writes roll back, step and recovery code included; where each write is its own
+    (SQLite, MongoDB) ``on_lost`` gives back what it spent (the recovery code). With
+    ``trust_device`` the device is trusted and its token returned once (``device_token``).
     """
     factor: list[AMR] = []
     try:
@@ -194,7 +194,7 @@ def finish_mfa_login(
             amr = tokens.login_amr(AMR.PASSWORD, factor)
             session = sessions.create_session(user, amr=amr, now=now, client=client, mfa_jti=jti)
     except IntegrityError:
-        if on_lost is not None and not db.rolls_back():
+        if on_lost is not None and not db.attempts_in_one_transaction():
             on_lost()
         raise InvalidMFAToken() from None
     pair = sessions.token_pair(session)

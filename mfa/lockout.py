@@ -8,9 +8,10 @@ further failure up to LOCKOUT_MAX_SECONDS; while locked every attempt, a right o
 refused. Each attempt is claimed (counted) before it is evaluated, so parallel attempts cannot
 outrun the lockout; a success resets the counter (``reset``, or the recovery code's own write).
 
-Every attempt runs inside ``counted()``: on SQL one transaction, so an attempt's writes (its
-claim, the factor's own write, a login's session and events) cost one commit, and a refusal
-commits what it counted before it is raised.
+Every attempt runs inside ``counted()``: on PostgreSQL (SQL with row locks) one transaction, so an
+attempt's writes (its claim, the factor's own write, a login's session and events) cost one commit,
+and a refusal commits what it counted before it is raised; on SQLite and MongoDB each write is its
+own compare-and-set commit (mfa.db.attempts_in_one_transaction says why).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Q
 
+from mfa import db
 from mfa.adapter import get_adapter
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo, emit
@@ -32,21 +34,25 @@ from mfa.models import EventType, MFAAccount
 
 @contextmanager
 def counted(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
-    """Run one second-factor attempt as one durable write.
+    """Run one second-factor attempt as one durable write where the database makes that cheap.
 
-    On SQL this is one transaction (``transaction_mode`` IMMEDIATE on SQLite takes the writer lock
-    at BEGIN; on PostgreSQL the claim's row lock holds parallel attempts of the account until the
-    commit), so a successful login's claim, step or code, session row and events commit at once,
-    and a login that does not complete leaves none of them. A refusal (an MFAError: wrong code,
-    locked, replay...) is raised only after the commit, so its count and its failure event always
-    stay; any other error (a database error, the IntegrityError of an mfa_token used meanwhile)
-    rolls everything back. Notifications wait for the commit (``transaction.on_commit``).
+    On PostgreSQL (``db.attempts_in_one_transaction``) this is one transaction: the claim's row
+    lock holds parallel attempts of the account until the commit, a successful login's claim,
+    step or code, session row and events commit at once, and a login that does not complete
+    leaves none of them. A refusal (an MFAError: wrong code, locked, replay...) is raised only
+    after the commit, so its count and its failure event always stay; any other error (a
+    database error, the IntegrityError of an mfa_token used meanwhile) rolls everything back.
+    Notifications wait for the commit (``transaction.on_commit``).
 
-    On MongoDB Django's ``atomic`` does nothing: each write is its own, as compare-and-set writes
-    that are safe one by one (lockout.claim_attempt, totp.accept_step, the unique mfa_jti), and a
-    multi-document transaction would add a round trip (``commitTransaction``) and need a replica
-    set for no guarantee these writes lack.
+    On SQLite and MongoDB each write commits on its own, and each is safe on its own: the claim
+    and the TOTP step are compare-and-set writes (lockout.claim_attempt, totp.accept_step), the
+    mfa_token's single use is a unique insert, and what a lost login spent is given back
+    (flows.finish_mfa_login). A MongoDB multi-document transaction would add a round trip
+    (``commitTransaction``) and need a replica set for no guarantee these writes lack.
     """
+    if not db.attempts_in_one_transaction(using):
+        yield
+        return
     refusal: MFAError | None = None
     with transaction.atomic(using=using):
         try:
