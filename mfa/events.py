@@ -89,13 +89,14 @@ def emit(event_type: EventType, user: Any, client: ClientInfo, **details: Any) -
         user_agent=client.user_agent[:512],
         details=details,
     )
-    logger.info(
-        "security event %s user=%s ip=%s %s",
-        event_type.value,
-        getattr(user, "pk", None),
-        client.ip,
-        " ".join(f"{k}={v}" for k, v in sorted(details.items())),
-    )
+    if logger.isEnabledFor(logging.INFO):  # the details are formatted only for a line that is kept
+        logger.info(
+            "security event %s user=%s ip=%s %s",
+            event_type.value,
+            getattr(user, "pk", None),
+            client.ip,
+            " ".join(f"{k}={v}" for k, v in sorted(details.items())),
+        )
     spec.signal.send(
         sender=get_user_model(),
         user=user,

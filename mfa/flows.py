@@ -155,7 +155,7 @@ def user_of_mfa_token(mfa_token: str) -> tuple[Any, str]:
         # One query: the user, their MFA rows, and whether this mfa_token already completed a
         # login (checked before any factor, so a used token cannot spend a code or a step).
         user = next(iter(
-            get_user_model()._default_manager.select_related("mfa_account", "mfa_device")
+            get_user_model()._default_manager.select_related(*factors.USER_ROWS)
             .annotate(mfa_token_used=Exists(AuthSession.objects.filter(mfa_jti=jti)))
             .filter(pk=user_id)[:1]
         ), None)

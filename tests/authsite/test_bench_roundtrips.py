@@ -53,6 +53,25 @@ def test_password_login_roundtrips_are_counted(counted, user):
     assert trips(r) >= 3, trips(r)
 
 
+def test_a_password_login_of_an_mfa_user_costs_two_roundtrips(counted, user, clock):
+    """The password backoff row, then the user with their MFA rows in one query (authsite's
+    get_by_natural_key selects mfa.factors.USER_ROWS): the second-factor question costs no read."""
+    enable_mfa(counted, user, clock)
+
+    r = login(counted, user.email, PASSWORD)
+
+    assert r.status_code == 200 and r.json()["requires_mfa"] is True, r.content
+    assert trips(r) == 2, trips(r)
+
+
+def test_a_password_login_without_mfa_costs_four_roundtrips(counted, user):
+    """Backoff row, user with MFA rows, the session insert, the login event."""
+    r = login(counted, user.email, PASSWORD)
+
+    assert r.status_code == 200 and r.json()["requires_mfa"] is False, r.content
+    assert trips(r) == 4, trips(r)
+
+
 def test_me_costs_one_roundtrip(counted, user):
     bearer(counted, login(counted, user.email).json()["access"])
 
