@@ -156,7 +156,9 @@ def explain() -> None:
     from django.db import connection
     from django.db.models import Exists
 
-    from mfa.models import AuthSession, MFAAccount, TOTPDevice
+    from mfa.factors import USER_ROWS
+    from mfa.models import AuthSession, MFAAccount, PasswordBackoff, TOTPDevice
+    from mfa.password_lockout import key_for
 
     user_model = get_user_model()
     session = AuthSession.objects.select_related("user").first()
@@ -166,8 +168,12 @@ def explain() -> None:
         "authenticate: session+user+MFA rows by session pk": AuthSession.objects.select_related(
             "user", "user__mfa_device", "user__mfa_account"
         ).filter(pk=session.pk),
-        "login: user by email": user_model.objects.filter(email=session.user.email),
-        "login: has_mfa (device by user)": TOTPDevice.objects.filter(user=session.user, confirmed=True),
+        "login: password backoff row by identifier key": PasswordBackoff.objects.filter(
+            key=key_for(session.user.email)
+        ),
+        "login: user and MFA rows by email": user_model.objects.select_related(*USER_ROWS).filter(
+            email=session.user.email
+        ),
         "mfa/login/verify: user+MFA rows+used mfa_jti": user_model.objects.select_related(
             "mfa_account", "mfa_device"
         ).annotate(mfa_token_used=Exists(AuthSession.objects.filter(mfa_jti="x" * 32)))

@@ -14,7 +14,9 @@ import pytest
 from django.db import connection
 from django.db.models import Exists
 
-from mfa.models import AuthSession, MFAAccount, TOTPDevice, WebAuthnCredential
+from mfa.factors import USER_ROWS
+from mfa.models import AuthSession, MFAAccount, PasswordBackoff, TOTPDevice, WebAuthnCredential
+from mfa.password_lockout import key_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,8 +53,12 @@ def lookups(session):
         "session, user and device by session id (every authenticated request)":
             AuthSession.objects.select_related("user", "user__mfa_device", "user__mfa_account")
             .filter(pk=session.pk)[:1],
-        "user by email (login)": type(session.user).objects.filter(email=session.user.email),
-        "confirmed device of a user (login)": TOTPDevice.objects.filter(user=session.user, confirmed=True),
+        "user and MFA rows by email (login)": type(session.user).objects.select_related(*USER_ROWS)
+        .filter(email=session.user.email),
+        "password backoff row by identifier key (every password check)": PasswordBackoff.objects.filter(
+            key=key_for(session.user.email)
+        ),
+        "confirmed device of a user (loaded alone)": TOTPDevice.objects.filter(user=session.user, confirmed=True),
         "user, MFA rows and used mfa_token (mfa/login/verify)": type(session.user).objects
         .select_related("mfa_account", "mfa_device")
         .annotate(mfa_token_used=Exists(AuthSession.objects.filter(mfa_jti="m" * 32)))
@@ -74,8 +80,9 @@ def lookups(session):
 
 NAMES = [
     "session, user and device by session id (every authenticated request)",
-    "user by email (login)",
-    "confirmed device of a user (login)",
+    "user and MFA rows by email (login)",
+    "password backoff row by identifier key (every password check)",
+    "confirmed device of a user (loaded alone)",
     "user, MFA rows and used mfa_token (mfa/login/verify)",
     "used mfa_token id",
     "refresh rotation's compare-and-set",
