@@ -177,6 +177,29 @@ def test_a_used_mfa_token_loses_without_spending_the_recovery_code(user_with_mfa
     assert flows.complete_mfa_login(login_token(user_with_mfa.email), spare, now=clock.now, client=FACTS)
 
 
+@pytest.fixture
+def atomic_requests():
+    """A host site that runs every view in a transaction (DATABASES ATOMIC_REQUESTS)."""
+    connection.settings_dict["ATOMIC_REQUESTS"] = True
+    try:
+        yield
+    finally:
+        connection.settings_dict["ATOMIC_REQUESTS"] = False
+
+
+def test_a_site_with_atomic_requests_still_keeps_every_wrong_code(api, user_with_mfa, clock, atomic_requests):
+    """The refusal is an answer, not an error that rolls the view's transaction back: the count
+    and the event commit with it, so the lockout cannot be reset by the site's settings."""
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    bad = wrong_code(user_with_mfa.secret, clock.now)
+
+    answers = [verify(api, token, bad) for _ in range(6)]
+
+    assert [r.status_code for r in answers] == [401] * 5 + [429], [r.content for r in answers]
+    assert account_of(user_with_mfa.user).failure_count == 5
+    assert SecurityEvent.objects.filter(user=user_with_mfa.user, type="mfa_failed").count() == 5
+
+
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite choice")
 def test_on_sqlite_an_attempt_holds_no_transaction(user_with_mfa, clock):
     """SQLite's writer lock is taken per statement, never across an attempt's Python work."""
