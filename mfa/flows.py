@@ -96,7 +96,8 @@ def _secret_of(device: TOTPDevice, user: Any, *, client: ClientInfo) -> str:
 
 def _verify_code(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
     """Accept a TOTP code (when the user has TOTP on) or a recovery code; returns the amr to add.
-    One durable write (``lockout.counted``): a refusal is raised after its count committed."""
+    Inside ``lockout.counted`` (one transaction on PostgreSQL; a refusal is raised after its count
+    committed)."""
     with lockout.counted():
         return _check_code(user, code, now=now, client=client)
 

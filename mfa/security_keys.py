@@ -248,7 +248,7 @@ def _second_factor(
 ) -> list[str]:
     """A key as the second factor: claimed on the account's lockout like every code, the
     ceremony consumed, the assertion checked; the amr of the key on success. Callers run it
-    inside ``lockout.counted()`` (one durable write; a refusal commits its count)."""
+    inside ``lockout.counted()`` (a refusal commits its count before it is raised)."""
     account = factors.account_of(user)
     if account is None or account.key_count < 1:
         raise MFANotEnabled()
@@ -378,7 +378,8 @@ def passkey_login_user(
     from the result (passkey_login_verify), the pages a cookie login."""
     if not passkey_login_enabled():
         raise PasskeyLoginDisabled()
-    # One durable write: the spent ceremony and the key's counter; a refusal commits them.
+    # The spent ceremony and the key's counter commit even when the answer is refused (one
+    # transaction on PostgreSQL: lockout.counted).
     with lockout.counted():
         return _passkey_login_user(ceremony_id, credential, now=now, client=client)
 
@@ -407,7 +408,7 @@ def passkey_login_verify(
     """Sign in with a passkey alone (API): passkey_login_user's rules, then a session and tokens."""
     if not passkey_login_enabled():
         raise PasskeyLoginDisabled()
-    # One durable write on SQL: ceremony, key counter, session row and login event.
+    # On PostgreSQL one commit: ceremony, key counter, session row and login event.
     with lockout.counted():
         owner, amr = _passkey_login_user(ceremony_id, credential, now=now, client=client)
         session = sessions.create_session(owner, amr=amr, now=now, client=client)
