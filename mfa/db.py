@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import random
+import time
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
+
+T = TypeVar("T")
 
 
 def is_mongodb(using: str = DEFAULT_DB_ALIAS) -> bool:
@@ -25,6 +30,42 @@ def atomic(using: str = DEFAULT_DB_ALIAS) -> AbstractContextManager:
 
         return mongo_transaction.atomic(using)
     return transaction.atomic(using=using)
+
+
+# Attempts of a transaction the database reported as transient before the error is raised.
+TRANSACTION_ATTEMPTS = 10
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an error it was raised from) carries MongoDB's TransientTransactionError
+    label: the whole transaction may simply be run again (a write conflict with a concurrent
+    transaction, a primary stepping down). django-mongodb-backend raises DatabaseError from
+    pymongo's OperationFailure, which holds the label."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        has_label = getattr(current, "has_error_label", None)
+        if callable(has_label) and has_label("TransientTransactionError"):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def run_in_transaction(work: Callable[[], T], using: str = DEFAULT_DB_ALIAS) -> T:
+    """``work()`` in one real transaction (``atomic``), run again after a short random pause when
+    the database calls the failure transient (``is_transient``), up to TRANSACTION_ATTEMPTS times;
+    MongoDB's drivers ask for exactly that. ``work`` must be safe to run again: an aborted attempt
+    leaves nothing behind, but work outside the database (an email) must not be inside it."""
+    for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+        try:
+            with atomic(using):
+                return work()
+        except Exception as exc:
+            if attempt == TRANSACTION_ATTEMPTS or not is_transient(exc):
+                raise
+        time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))
+    raise AssertionError("unreachable")
 
 
 def attempts_in_one_transaction(using: str = DEFAULT_DB_ALIAS) -> bool:

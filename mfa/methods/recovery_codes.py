@@ -19,7 +19,7 @@ from django.db.models import F
 
 from mfa import crypto
 from mfa.conf import mfa_settings
-from mfa.db import atomic
+from mfa.db import run_in_transaction
 from mfa.models import MFAAccount, RecoveryCode
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -68,10 +68,15 @@ def replace_codes(user, account: MFAAccount) -> list[str]:
         rows.append(
             RecoveryCode(user=user, lookup=_tag(user.pk, norm), code_hash=make_password(norm))
         )
-    with atomic():
+
+    def replace() -> None:
+        # The account row first: its write lock (PostgreSQL), or its write conflict (MongoDB, then
+        # retried), orders two replacements for one user, so one set survives, not both.
+        MFAAccount.objects.filter(pk=account.pk).update(recovery_codes_left=len(rows))
         RecoveryCode.objects.filter(user=user).delete()
         RecoveryCode.objects.bulk_create(rows)
-        MFAAccount.objects.filter(pk=account.pk).update(recovery_codes_left=len(rows))
+
+    run_in_transaction(replace)
     account.recovery_codes_left = len(rows)
     return codes
 

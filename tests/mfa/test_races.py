@@ -15,9 +15,10 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from mfa import flows
+from mfa import factors, flows
 from mfa.events import ClientInfo
 from mfa.exceptions import MFAError
+from mfa.methods import recovery_codes
 from mfa.models import AuthSession, MFAAccount, RecoveryCode, SecurityEvent
 from tests.helpers import PASSWORD, totp_now
 from tests.mfa.helpers import LOGIN_VERIFY, account_of, race_marks, run_together, wrong_code
@@ -200,3 +201,26 @@ def test_a_burst_at_99_failures_gets_one_totp_guess_then_totp_is_disabled(user_w
     with pytest.raises(MFAError) as refused:
         flows.complete_mfa_login(token, totp_now(user_with_mfa.secret, clock.now), now=clock.now, client=FACTS)
     assert refused.value.message_key == "totp_disabled" and len(evaluations) == 1
+
+
+
+def test_concurrent_new_recovery_codes_leave_exactly_one_set(user_with_mfa, clock):
+    """8 replacements at once (two tabs, a double click): each is answered with its set, and one
+    whole set survives, with its count. On MongoDB the losers' transactions hit a write conflict
+    (TransientTransactionError) and are run again (mfa.db.run_in_transaction); on PostgreSQL the
+    account row's lock orders them. Before, MongoDB answered 7 of 8 with a database error."""
+    user = user_with_mfa.user
+
+    def replace() -> object:
+        fresh = type(user).objects.get(pk=user.pk)
+        return recovery_codes.replace_codes(fresh, factors.account_of(fresh))
+
+    results = run_together([replace for _ in range(THREADS)])
+    assert all(isinstance(r, list) and len(r) == 10 for r in results), results
+    assert RecoveryCode.objects.filter(user=user).count() == 10
+    assert account_of(user).recovery_codes_left == 10
+    survivors = [
+        codes for codes in results
+        if recovery_codes.consume(user, account_of(user), codes[0], now=clock.now) is not None
+    ]
+    assert len(survivors) == 1
