@@ -221,6 +221,7 @@ def test_login_refusals_are_401_and_count_in_the_lockout(api, keyed, make_user, 
         signer = SoftAuthenticator()
         add_key(api, login(api, other.email).json()["access"], signer)
     before = account_of(user).failure_count
+    mail.outbox.clear()
     if signer is device:
         credential = device.get(public_key)
     else:  # the other user's key signs this login's challenge
@@ -230,6 +231,8 @@ def test_login_refusals_are_401_and_count_in_the_lockout(api, keyed, make_user, 
     assert account_of(user).failure_count == before + 1
     if tamper == "counter":
         assert SecurityEvent.objects.filter(type="key_counter_regression", user=user).count() == 1
+        # the owner is told, once the refusal's writes are committed
+        assert [m.to for m in mail.outbox if "copied" in m.subject] == [[user.email]]
 
 
 def test_synced_passkeys_sending_zero_counts_are_accepted(api, keyed):
