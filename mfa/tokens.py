@@ -165,13 +165,19 @@ def make_mfa_token(user: Any) -> str:
     return str(token)
 
 
-def _session_claims(user: Any, *, sid: str, amr: list[str], auth_time: datetime) -> dict[str, Any]:
-    return {
-        user_id_claim(): _user_id(user),
-        "sid": sid,
-        "amr": amr,
-        "auth_time": datetime_to_epoch(auth_time),
-    }
+def _session_token(
+    token: _Token, user: Any, *, sid: str, amr: list[str], auth_time: datetime, jti: str,
+    session_expires_at: datetime,
+) -> str:
+    """``token`` (a new access or refresh token) with the session's claims, never outliving the
+    session."""
+    token[user_id_claim()] = _user_id(user)
+    token["sid"] = sid
+    token["amr"] = amr
+    token["auth_time"] = datetime_to_epoch(auth_time)
+    token["exp"] = min(token["exp"], datetime_to_epoch(session_expires_at))
+    token["jti"] = jti
+    return str(token)
 
 
 def make_pair(
@@ -179,25 +185,19 @@ def make_pair(
     session_expires_at: datetime,
 ) -> tuple[str, str]:
     """An (access, refresh) pair for a session; neither outlives ``session_expires_at``."""
-    claims = _session_claims(user, sid=sid, amr=amr, auth_time=auth_time)
-    refresh = RefreshToken()
-    access = AccessToken()
-    for token in (refresh, access):
-        for key, value in claims.items():
-            token[key] = value
-        token["exp"] = min(token["exp"], datetime_to_epoch(session_expires_at))
-    refresh["jti"] = refresh_jti
-    access["jti"] = new_jti()
-    return str(access), str(refresh)
+    access = make_access(user, sid=sid, amr=amr, auth_time=auth_time, session_expires_at=session_expires_at)
+    refresh = _session_token(
+        RefreshToken(), user, sid=sid, amr=amr, auth_time=auth_time, jti=refresh_jti,
+        session_expires_at=session_expires_at,
+    )
+    return access, refresh
 
 
 def make_access(
     user: Any, *, sid: str, amr: list[str], auth_time: datetime, session_expires_at: datetime
 ) -> str:
-    """A new access token alone for a session (after re-authentication); its refresh token stays."""
-    access = AccessToken()
-    for key, value in _session_claims(user, sid=sid, amr=amr, auth_time=auth_time).items():
-        access[key] = value
-    access["exp"] = min(access["exp"], datetime_to_epoch(session_expires_at))
-    access["jti"] = new_jti()
-    return str(access)
+    """A new access token for a session (alone after re-authentication: its refresh token stays)."""
+    return _session_token(
+        AccessToken(), user, sid=sid, amr=amr, auth_time=auth_time, jti=new_jti(),
+        session_expires_at=session_expires_at,
+    )
