@@ -60,20 +60,12 @@ class MFAChallenge:
 # --- Login ------------------------------------------------------------------------------------------
 
 
-def check_password_login(
-    username: str, password: str, *, now: datetime, client: ClientInfo, door: Door = Door.API_LOGIN
-) -> Any:
-    """The user whose USERNAME_FIELD and password match, or InvalidCredentials: the password gate
-    (mfa.password_gate.check_login) that every login door goes through, backoff and events included."""
-    return password_gate.check_login(username, password, now=now, client=client, door=door)
-
-
 def password_login(
     username: str, password: str, *, now: datetime, client: ClientInfo, device_token: str | None = None
 ) -> TokenPair | MFAChallenge:
     """Step one of an API login: a session (MFA off, or a trusted device's token for this user)
     or an mfa_token to exchange with a second factor."""
-    user = check_password_login(username, password, now=now, client=client)
+    user = password_gate.check_login(username, password, now=now, client=client, door=Door.API_LOGIN)
     methods = factors.second_factors_of(user)
     if methods:
         device = trusted_devices.device_for_login(user, device_token, now=now) if device_token else None
@@ -83,15 +75,23 @@ def password_login(
     return sessions.create_session_and_tokens(user, amr=[AMR.PASSWORD], now=now, client=client)
 
 
-def _secret_of(device: TOTPDevice, user: Any, *, client: ClientInfo) -> str:
-    """The device's TOTP secret; when it cannot be decrypted, a ``mfa_secret_unreadable`` event
-    (for the admin) before SecretUnavailable goes on (the caller gives back the claimed attempt:
-    the user's failure count is left as it was)."""
+def _accept_totp(
+    user: Any, account: MFAAccount, device: TOTPDevice, six: str, failures: int, *, now: datetime,
+    client: ClientInfo,
+) -> bool:
+    """Whether ``six`` is ``device``'s code for a step later than the last one used; if so, that step
+    is recorded (``totp.accept_step``, which also resets the lockout). The attempt was claimed
+    beforehand (``failures``: the count before it). An unreadable secret is the server's fault, not
+    a guess: a ``mfa_secret_unreadable`` event (for the admin), the claim given back, then
+    SecretUnavailable."""
     try:
-        return totp.device_secret(device)
+        secret = totp.device_secret(device)
     except SecretUnavailable as exc:
         emit(EventType.MFA_SECRET_UNREADABLE, user, client, reason=exc.reason)
+        lockout.release_claim(account, failures)
         raise
+    step = totp.matching_step(secret, six, now=now, after_step=account.totp_last_step)
+    return step is not None and totp.accept_step(account, step, now=now)
 
 
 def _verify_code(user: Any, code: str, *, now: datetime, client: ClientInfo) -> list[AMR]:
@@ -124,13 +124,7 @@ def _check_code(user: Any, code: str, *, now: datetime, client: ClientInfo) -> l
             raise InvalidCode() if device is None else TOTPDisabled()
         # An unreadable secret raises SecretUnavailable here; a recovery code (below) needs no
         # secret, so it still works for that user.
-        try:
-            secret = _secret_of(device, user, client=client)
-        except SecretUnavailable:
-            lockout.release_claim(account, failures)
-            raise
-        step = totp.matching_step(secret, six, now=now, after_step=account.totp_last_step)
-        if step is not None and totp.accept_step(account, step, now=now):
+        if _accept_totp(user, account, device, six, failures, now=now, client=client):
             return [AMR.OTP]
         lockout.record_failure(account, user, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()
@@ -313,16 +307,14 @@ def confirm_setup(
     account = factors.account_of(user, create=True)
     failures = lockout.claim_attempt(account, now=now)
     six = totp.normalize_code(code)
-    step = None
-    if six is not None:
-        try:
-            secret = _secret_of(device, user, client=client)
-        except SecretUnavailable:
-            lockout.release_claim(account, failures)
-            # Only a pending secret is lost: a new setup (mfa/setup, the enrol page) replaces it.
-            raise NoPendingSetup() from None
-        step = totp.matching_step(secret, six, now=now, after_step=account.totp_last_step)
-    if step is None or not totp.accept_step(account, step, now=now):
+    try:
+        accepted = six is not None and _accept_totp(
+            user, account, device, six, failures, now=now, client=client
+        )
+    except SecretUnavailable:
+        # Only a pending secret is lost: a new setup (mfa/setup, the enrol page) replaces it.
+        raise NoPendingSetup() from None
+    if not accepted:
         lockout.record_failure(account, user, now=now, client=client, method=Method.TOTP)
         raise InvalidCode()
     if not TOTPDevice.objects.filter(pk=device.pk, confirmed=False).update(confirmed=True, confirmed_at=now):
