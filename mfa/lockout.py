@@ -136,10 +136,9 @@ def release_claim(account: MFAAccount, failures_before: int) -> None:
 
 def record_failure(
     account: MFAAccount, user: Any, *, now: datetime, client: ClientInfo, method: str
-) -> int:
+) -> None:
     """Report a wrong code whose attempt ``claim_attempt`` already counted: the ``mfa_failed``
-    event, and ``mfa_locked`` (with the owner told once per streak) when it locked the user.
-    Returns the consecutive failure count."""
+    event, and ``mfa_locked`` (with the owner told once per streak) when it locked the user."""
     count = account.failure_count
     emit(EventType.MFA_FAILED, user, client, method=str(method), failure_count=count)
     wait = wait_seconds(count)
@@ -150,7 +149,6 @@ def record_failure(
             # the account owner once per streak (ASVS 6.3.5), not on every guess; after the commit,
             # so no email is sent while the attempt holds the database's writer lock.
             transaction.on_commit(lambda: get_adapter().notify(user, EventType.MFA_LOCKED))
-    return count
 
 
 def reset(account: MFAAccount) -> None:
