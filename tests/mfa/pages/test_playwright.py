@@ -33,7 +33,8 @@ from mfa import flows, sessions  # noqa: E402
 from mfa.events import ClientInfo  # noqa: E402
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice  # noqa: E402
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# A real browser: slow, so it runs once in CI (the MongoDB pass), not again per database.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")
 
