@@ -24,14 +24,13 @@ import io
 import json
 import os
 import pstats
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 PASSWORD = "profile password, long enough"  # noqa: S105 - a benchmark fixture
@@ -166,26 +165,32 @@ def _own(profile: cProfile.Profile, calls: int, top: int) -> str:
 
 
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/wt-perf/", "/lib/python3"):
+    for marker in ("site-packages/", "/lib/python3"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path
 
 
-def _start_devdb() -> tuple[subprocess.Popen, int]:
-    """SecantusDB in memory on a free port (as tests.helpers.start_devdb, which cannot be imported
-    before the settings exist: it imports DRF's test module)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "authsite.devdb", "--port", "0", "--memory"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        match = re.search(r"devdb: listening on ([\d.]+):(\d+)", line)
-        if match:
-            return proc, int(match.group(2))
-    proc.kill()
-    raise SystemExit("SecantusDB (authsite.devdb) did not start")
+@contextmanager
+def database(db: str, name: str) -> Iterator[str]:
+    """The URL of a fresh database for one in-process run: a SQLite file, or a SecantusDB in memory
+    (tests.helpers.start_devdb); with ``_environment`` set for it; removed afterwards."""
+    from tests.helpers import start_devdb, stop_devdb
+
+    workdir = tempfile.mkdtemp(prefix=f"authsite-{name}-")
+    devdb = None
+    try:
+        if db == "mongodb":
+            devdb, port = start_devdb("--memory")
+            url = f"mongodb://127.0.0.1:{port}/authsite_{name}?directConnection=true"
+        else:
+            url = f"sqlite:///{workdir}/{name}.sqlite3"
+        _environment(url, os.path.join(workdir, "cache"))
+        yield url
+    finally:
+        if devdb is not None:
+            stop_devdb(devdb)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run(db: str, n: int, warmup: int, top: int) -> None:
@@ -241,22 +246,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--top", type=int, default=15)
     args = parser.parse_args(argv)
-    workdir = tempfile.mkdtemp(prefix="authsite-profile-")
-    devdb = None
-    try:
-        if args.db == "mongodb":
-            devdb, port = _start_devdb()
-            url = f"mongodb://127.0.0.1:{port}/authsite_profile?directConnection=true"
-        else:
-            url = f"sqlite:///{workdir}/profile.sqlite3"
-        _environment(url, os.path.join(workdir, "cache"))
+    with database(args.db, "profile"):
         run(args.db, args.n, args.warmup, args.top)
-    finally:
-        if devdb is not None:
-            devdb.terminate()
-            devdb.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

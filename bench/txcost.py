@@ -15,15 +15,12 @@ on MongoDB checks that an aborted transaction leaves nothing behind.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.profile import _environment, _make_users, _start_devdb
+from bench.profile import _make_users, database
 
 
 def measure(n: int) -> None:
@@ -93,22 +90,8 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "mongodb"), default="sqlite")
     parser.add_argument("--n", type=int, default=300)
     args = parser.parse_args()
-    workdir = tempfile.mkdtemp(prefix="authsite-txcost-")
-    devdb = None
-    try:
-        if args.db == "mongodb":
-            devdb, port = _start_devdb()
-            url = f"mongodb://127.0.0.1:{port}/authsite_txcost?directConnection=true"
-        else:
-            url = f"sqlite:///{workdir}/txcost.sqlite3"
-        _environment(url, os.path.join(workdir, "cache"))
+    with database(args.db, "txcost"):
         measure(args.n)
-    finally:
-        if devdb is not None:
-            devdb.terminate()
-            devdb.wait(timeout=10)
-        shutil.rmtree(workdir, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()
