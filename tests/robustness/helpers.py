@@ -183,11 +183,15 @@ def mfa_login(client: Client, user: LiveUser, code: str) -> Reply:
     return client.post(reverse("mfa:mfa-login-verify"), {"mfa_token": mfa_token(client, user), "code": code})
 
 
-def race(n: int, work: Callable[[int, Client], Reply], base_url: str) -> list[Reply]:
+def race(
+    n: int, work: Callable[[int, Client], Reply], base_url: str = "", *, clients: list[Client] | None = None
+) -> list[Reply]:
     """Run ``work(i, client)`` in ``n`` threads released together by a barrier; each thread has
-    its own connection (opened before the barrier), so the requests really overlap."""
+    its own connection (opened before the barrier), so the requests really overlap. The clients
+    are new ones to ``base_url``, or ``clients`` (one per thread, e.g. to several servers)."""
     barrier = threading.Barrier(n)
-    clients = [Client(base_url) for _ in range(n)]
+    clients = clients if clients is not None else [Client(base_url) for _ in range(n)]
+    assert len(clients) == n
     for c in clients:  # open the keep-alive connections before the race
         c.get(reverse("mfa:auth-me"))
     results: list[Any] = [None] * n

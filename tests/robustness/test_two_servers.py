@@ -22,7 +22,7 @@ from django.urls import reverse
 from tests.helpers import PASSWORD, start_devdb, start_redis, stop_devdb, totp_now
 from tests.live import LiveSite, free_port, live_site
 from tests.mfa.helpers import require_tool, wrong_code
-from tests.robustness.helpers import Client, Reply, mfa_token, mfa_user, register, require_own_devdb
+from tests.robustness.helpers import Client, Reply, mfa_token, mfa_user, race, register, require_own_devdb
 
 pytestmark = pytest.mark.slow
 
@@ -165,26 +165,9 @@ def test_a_refresh_race_across_both_servers_lets_at_most_one_win_and_reuse_ends_
     access, refresh = r.json["access"], r.json["refresh"]
     threads_n = 8
     clients = [ProxiedClient((sites.a.url, sites.b.url)[i % 2]) for i in range(threads_n)]
-    for c in clients:  # open the keep-alive connections before the race
-        c.get(reverse("mfa:auth-me"))
-    barrier = threading.Barrier(threads_n)
-    replies: list = [None] * threads_n
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            replies[i] = clients[i].post(reverse("mfa:auth-refresh"), {"refresh": refresh})
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            replies[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    for c in clients:
-        c.close()
-    assert all(isinstance(r, Reply) for r in replies), replies
+    replies = race(
+        threads_n, lambda _i, c: c.post(reverse("mfa:auth-refresh"), {"refresh": refresh}), clients=clients
+    )
 
     winners = [r for r in replies if r.status == 200]
     assert len(winners) <= 1, [_reply(r) for r in replies]
