@@ -10,7 +10,16 @@ from unittest import mock
 import pytest
 from rest_framework.test import APIClient
 
-from tests.helpers import PASSWORD, Clock, MFAUser, enable_mfa, login, start_devdb, stop_devdb
+from tests.helpers import (
+    PASSWORD,
+    Clock,
+    MFAUser,
+    enable_mfa,
+    login,
+    start_devdb,
+    stop_devdb,
+    wait_for_background,
+)
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +117,4 @@ def _background_jobs_finish_inside_their_test():
     """Jobs queued after an answer (mfa.background: the password reset email) finish before the
     test's database is flushed: a job still writing then deadlocks PostgreSQL's TRUNCATE."""
     yield
-    from mfa import background
-
-    assert background.wait_idle(timeout=30), "a background job did not finish"
+    wait_for_background()
