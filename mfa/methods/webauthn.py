@@ -381,10 +381,13 @@ def _client_data(client_data_json: bytes) -> dict:
     for key in ("type", "challenge", "origin"):
         if not isinstance(data.get(key), str):
             raise InvalidCredential(reason=f"clientDataJSON.{key} is missing or not a string")
-    # WebAuthn L3 7.1 / 7.2 (crossOrigin, topOrigin): crossOrigin true means an iframe of another origin ran
-    # the ceremony; this site never asks for that (no publickey-credentials-* permissions policy).
-    if data.get("crossOrigin") not in (None, False) or "topOrigin" in data:
+    # WebAuthn L3 7.1 / 7.2 (crossOrigin, topOrigin): crossOrigin true or a topOrigin means an iframe
+    # ran the ceremony inside another page; this site never asks for that (no
+    # publickey-credentials-* permissions policy).
+    if data.get("crossOrigin") not in (None, False):
         raise InvalidCredential(reason="clientDataJSON.crossOrigin is true")
+    if "topOrigin" in data:
+        raise InvalidCredential(reason="clientDataJSON.topOrigin is present")
     return data
 
 

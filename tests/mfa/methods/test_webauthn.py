@@ -299,6 +299,18 @@ def test_any_cross_origin_but_false_is_refused(value):
     assert "crossOrigin" in refused_assertion(auth, new).reason
 
 
+def test_a_top_origin_is_refused_at_registration_and_assertion():
+    """clientDataJSON.topOrigin says an iframe ran the ceremony inside another page (WebAuthn L3
+    5.8.1): refused even with crossOrigin false, as this site never runs one in an iframe."""
+    auth = SoftAuthenticator()
+    auth.top_origin = "https://evil.example"
+    assert "topOrigin" in refused_registration(auth).reason
+    auth.top_origin = None
+    _, new = register(auth, passkey=True)
+    auth.top_origin = "http://localhost:8000"  # even this site's own origin as the top page
+    assert "topOrigin" in refused_assertion(auth, new).reason
+
+
 def test_assertion_backed_up_without_backup_eligible_is_refused():
     auth = SoftAuthenticator()
     _, new = register(auth, passkey=True)
