@@ -1,7 +1,7 @@
 """A software WebAuthn authenticator and client for tests: it answers the Level 3 JSON options with
 what a browser's ``credential.toJSON()`` returns, and can be told to misbehave in each way the
 relying party must refuse (other origin or RP ID, counter going back, crossOrigin, topOrigin, BS
-without BE, no UV, no userHandle).
+without BE, no UV, no userHandle, a credential id already registered).
 
 EC P-256 keys (ES256), attestation "none", one signature counter per credential.
 """
@@ -91,10 +91,11 @@ class SoftAuthenticator:
 
     # --- ceremonies ---------------------------------------------------------------------------------
 
-    def create(self, public_key_options: dict) -> dict:
-        """navigator.credentials.create() then toJSON(): a new credential for the options' user."""
+    def create(self, public_key_options: dict, *, credential_id: bytes | None = None) -> dict:
+        """navigator.credentials.create() then toJSON(): a new credential for the options' user,
+        with a random id unless ``credential_id`` is given (an id another credential already has)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        credential_id = os.urandom(32)
+        credential_id = os.urandom(32) if credential_id is None else credential_id
         user_handle = unb64url(public_key_options["user"]["id"])
         stored = StoredCredential(key=key, user_handle=user_handle, resident=self.resident)
         self.credentials[credential_id] = stored
