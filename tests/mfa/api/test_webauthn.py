@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from mfa import factors
-from mfa.models import AuthSession, MFAAccount, SecurityEvent, WebAuthnCredential
+from mfa.models import AuthSession, MFAAccount, SecurityEvent, WebAuthnCeremony, WebAuthnCredential
 from tests.helpers import PASSWORD, bearer, claims, login
 from tests.mfa.helpers import ME, account_of
 from tests.webauthn_authenticator import SoftAuthenticator, b64url
@@ -122,6 +122,18 @@ def test_the_options_are_webauthn_json_with_the_accounts_handle_and_exclusions(a
     assert [c["id"] for c in options["excludeCredentials"]] == [WebAuthnCredential.objects.get().credential_id]
     assert options["authenticatorSelection"]["residentKey"] == "required"
     assert options["authenticatorSelection"]["userVerification"] == "required"
+
+
+@pytest.mark.parametrize("value", ["true", "yes", 1, 0, None, []])
+def test_register_options_take_passkey_as_a_json_boolean_only(api, user, value):
+    """"passkey": "yes" or 1 is a 400, never read as true (a plain key would silently become a
+    passkey, or the other way round); no ceremony is started."""
+    access = login(api, user.email).json()["access"]
+    r = post(api, "mfa:webauthn-register-options", {"passkey": value}, access)
+    assert r.status_code == 400, r.content
+    expected = "This field may not be null." if value is None else "true or false."
+    assert r.json()["passkey"] == [expected]
+    assert not WebAuthnCeremony.objects.exists()
 
 
 def test_a_second_key_keeps_the_recovery_codes(api, keyed):
