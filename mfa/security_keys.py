@@ -145,8 +145,7 @@ def register_verify(
             credential_id_hash=webauthn.credential_id_hash(new.credential_id),
             public_key=webauthn.b64url_encode(new.public_key), sign_count=new.sign_count,
             transports=new.transports, aaguid=new.aaguid, backup_eligible=new.backup_eligible,
-            backed_up=new.backed_up, passkey=ceremony.passkey,
-            discoverable=new.discoverable or ceremony.passkey,
+            backed_up=new.backed_up, passkey=ceremony.passkey, discoverable=new.discoverable,
             name=name.strip()[:64] or _default_name(user), created_at=now,
         )
     except IntegrityError:

@@ -448,7 +448,6 @@ class NewCredential:
     aaguid: str
     backup_eligible: bool
     backed_up: bool
-    user_verified: bool
     discoverable: bool
 
 
@@ -502,7 +501,6 @@ def verify_registration(
         aaguid=verified.aaguid,
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
-        user_verified=verified.user_verified,
         discoverable=bool(passkey or rk),
     )
 
@@ -512,12 +510,12 @@ def verify_registration(
 
 @dataclass(frozen=True)
 class Assertion:
-    """A verified assertion: the sign count to store, and the flags the caller reports (``amr``
-    "pin" when the user was verified; "swk" rather than "hwk" for a backup-eligible key)."""
+    """A verified assertion: the sign count and backup state to store, and whether the user was
+    verified (``amr`` "pin"). Whether the key is backup-eligible ("swk" rather than "hwk") is
+    known from its registration: WebAuthn L3 6.1.3, BE never changes."""
 
     new_sign_count: int
     user_verified: bool
-    backup_eligible: bool
     backed_up: bool
 
 
@@ -581,6 +579,5 @@ def verify_authentication(
     return Assertion(
         new_sign_count=received,
         user_verified=verified.user_verified,
-        backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
     )

@@ -112,12 +112,11 @@ def test_plain_security_key_registers_and_signs_in():
     answer, new = register(auth, passkey=False)
     assert new.credential_id == unb64url(answer["rawId"]) and new.sign_count == 0
     assert new.transports == ["usb"] and new.aaguid == "00000000-0000-0000-0000-000000000000"
-    assert (new.backup_eligible, new.backed_up, new.user_verified, new.discoverable) == (False, False, False, False)
+    assert (new.backup_eligible, new.backed_up, new.discoverable) == (False, False, False)
     assert webauthn.credential_id_of(answer) == new.credential_id
 
     answer, result = authenticate(auth, new)
-    assert result == webauthn.Assertion(new_sign_count=1, user_verified=False, backup_eligible=False,
-                                        backed_up=False)
+    assert result == webauthn.Assertion(new_sign_count=1, user_verified=False, backed_up=False)
     assert webauthn.user_handle_of(answer) is None
     _, again = authenticate(auth, new, sign_count=result.new_sign_count)
     assert again.new_sign_count == 2
@@ -126,9 +125,9 @@ def test_plain_security_key_registers_and_signs_in():
 def test_passkey_registers_and_signs_in_without_allow_list_returning_the_user_handle():
     auth = SoftAuthenticator(backup_eligible=True, backed_up=True)
     _, new = register(auth, passkey=True)
-    assert new.discoverable and new.user_verified and new.backup_eligible and new.backed_up
+    assert new.discoverable and new.backup_eligible and new.backed_up
     answer, result = authenticate(auth, new, require_uv=True, allow=False)
-    assert result.user_verified and result.backup_eligible and result.backed_up
+    assert result.user_verified and result.backed_up
     assert webauthn.user_handle_of(answer) == USER_HANDLE
     assert webauthn.credential_id_hash(webauthn.credential_id_of(answer)) == webauthn.credential_id_hash(
         new.credential_id)
@@ -197,8 +196,7 @@ def test_registration_backed_up_without_backup_eligible_is_refused():
 
 def test_passkey_registration_without_uv_is_refused_and_plain_key_without_uv_is_not():
     assert "verif" in refused_registration(SoftAuthenticator(uv=False), passkey=True).reason
-    _, new = register(SoftAuthenticator(uv=False), passkey=False)
-    assert not new.user_verified
+    register(SoftAuthenticator(uv=False), passkey=False)  # raises if refused
 
 
 def test_registration_answer_given_as_an_assertion_is_refused():
