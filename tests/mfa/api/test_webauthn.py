@@ -310,6 +310,20 @@ def test_login_refusals_are_401_and_count_in_the_lockout(api, keyed, make_user, 
         assert [m.to for m in mail.outbox if "copied" in m.subject] == [[user.email]]
 
 
+def test_a_user_without_a_key_gets_no_key_options(api, user_with_mfa, make_user, clock):
+    """A key as second factor (login or re-authentication) needs a key: a TOTP-only account and a
+    user without any MFA account are both 400 mfa_not_enabled, and no ceremony is started."""
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    r = post(api, "mfa:mfa-login-webauthn-options", {"mfa_token": token})
+    assert r.status_code == 400 and r.json()["code"] == "mfa_not_enabled", r.content
+    plain = make_user("plain@example.com")
+    access = login(api, plain.email).json()["access"]
+    assert not MFAAccount.objects.filter(user=plain).exists()
+    r = post(api, "mfa:auth-reauthenticate-webauthn-options", {}, access)
+    assert r.status_code == 400 and r.json()["code"] == "mfa_not_enabled", r.content
+    assert not WebAuthnCeremony.objects.exists()
+
+
 def test_synced_passkeys_sending_zero_counts_are_accepted(api, keyed):
     user, device, _a, _ = keyed
     device.counter = 0
