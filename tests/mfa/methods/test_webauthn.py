@@ -405,15 +405,21 @@ def _removed(document, path):
     return copied
 
 
-def verify_both(registration, assertion):
-    """Run every reader over possibly malformed input; only InvalidCredential may come out."""
-    for call in (
+def readers(registration, assertion):
+    """A call of every function that reads what a browser sent: each malformed-input test runs
+    them all, so a new reader added here is covered by every one of them."""
+    return (
         lambda: webauthn.verify_registration(RP, credential=registration, challenge=REG_CHALLENGE, passkey=False),
         lambda: webauthn.verify_authentication(RP, credential=assertion, challenge=AUTH_CHALLENGE,
                                                public_key=NEW.public_key, sign_count=0, require_uv=False),
         lambda: webauthn.credential_id_of(assertion),
         lambda: webauthn.user_handle_of(assertion),
-    ):
+    )
+
+
+def verify_both(registration, assertion):
+    """Run every reader over possibly malformed input; only InvalidCredential may come out."""
+    for call in readers(registration, assertion):
         try:
             call()
         except InvalidCredential as exc:
@@ -423,13 +429,7 @@ def verify_both(registration, assertion):
 
 @pytest.mark.parametrize("value", NASTY_VALUES, ids=lambda v: repr(v)[:20])
 def test_whole_credential_malformed_raises_only_invalid_credential(value):
-    for call in (
-        lambda: webauthn.verify_registration(RP, credential=value, challenge=REG_CHALLENGE, passkey=False),
-        lambda: webauthn.verify_authentication(RP, credential=value, challenge=AUTH_CHALLENGE,
-                                               public_key=NEW.public_key, sign_count=0, require_uv=False),
-        lambda: webauthn.credential_id_of(value),
-        lambda: webauthn.user_handle_of(value),
-    ):
+    for call in readers(value, value):
         with pytest.raises(InvalidCredential):
             call()
 
