@@ -6,14 +6,12 @@ per-method verification rules live in mfa.methods (one module per method).
 
 from __future__ import annotations
 
-import base64
-import secrets
 from enum import StrEnum
 from typing import Any
 
 from django.db import IntegrityError
 
-from mfa.methods import recovery_codes, totp
+from mfa.methods import recovery_codes, totp, webauthn
 from mfa.models import MFAAccount, TOTPDevice
 
 
@@ -84,8 +82,9 @@ def account_of(user: Any, *, create: bool = False) -> MFAAccount | None:
 
 
 def new_user_handle() -> str:
-    """64 random bytes, base64url without padding: an account's WebAuthn user handle."""
-    return base64.urlsafe_b64encode(secrets.token_bytes(64)).rstrip(b"=").decode("ascii")
+    """An account's WebAuthn user handle as stored: webauthn.new_user_handle()'s 64 random bytes,
+    base64url without padding."""
+    return webauthn.b64url_encode(webauthn.new_user_handle())
 
 
 def confirmed_factors(user: Any) -> list[Method]:

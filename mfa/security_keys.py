@@ -145,8 +145,7 @@ def register_verify(
             credential_id_hash=webauthn.credential_id_hash(new.credential_id),
             public_key=webauthn.b64url_encode(new.public_key), sign_count=new.sign_count,
             transports=new.transports, aaguid=new.aaguid, backup_eligible=new.backup_eligible,
-            backed_up=new.backed_up, passkey=ceremony.passkey,
-            discoverable=new.discoverable or ceremony.passkey,
+            backed_up=new.backed_up, passkey=ceremony.passkey, discoverable=new.discoverable,
             name=name.strip()[:64] or _default_name(user), created_at=now,
         )
     except IntegrityError:
@@ -242,16 +241,24 @@ def _verify_assertion(
     return key, assertion
 
 
+def _account_with_keys(user: Any) -> MFAAccount:
+    """The user's MFAAccount when it counts a key (no query of the keys); MFANotEnabled otherwise,
+    also when the user has no account."""
+    account = factors.account_of(user)
+    if account is None or account.key_count < 1:
+        raise MFANotEnabled()
+    return account
+
+
 def _second_factor(
     user: Any, ceremony_id: Any, credential: Any, kind: CeremonyKind, binding: str, *, now: datetime,
     client: ClientInfo,
 ) -> list[str]:
     """A key as the second factor: claimed on the account's lockout like every code, the
     ceremony consumed, the assertion checked; the amr of the key on success. Callers run it
-    inside ``lockout.counted()`` (a refusal commits its count before it is raised)."""
-    account = factors.account_of(user)
-    if account is None or account.key_count < 1:
-        raise MFANotEnabled()
+    inside ``lockout.counted()`` (a refusal commits its count before it is raised). A user
+    without a key: MFANotEnabled."""
+    account = _account_with_keys(user)
     lockout.claim_attempt(account, now=now)
     try:
         ceremony = _consume(ceremony_id, kind, now=now, user=user, binding=binding)
@@ -268,8 +275,7 @@ def _second_factor(
 def _second_factor_options(user: Any, kind: CeremonyKind, binding: str, *, now: datetime) -> Options:
     """Options for a key as the second factor: allowCredentials are the user's keys, UV preferred."""
     rp = _rp()
-    if not keys_of(user).exists():
-        raise MFANotEnabled()
+    _account_with_keys(user)
     ceremony, challenge = _start(kind, now=now, user=user, binding=binding)
     options = webauthn.authentication_options(
         rp, challenge=challenge, allow=_descriptors(user), user_verification="preferred"
@@ -324,9 +330,7 @@ def browser_login_verify(
     caller completes the cookie login with it). Same rules as mfa_login_verify: the per-account
     lockout, a single-use ceremony of this login, the user's own key."""
     binding = _browser_binding(binding)
-    if not factors.has_mfa(user):
-        raise MFANotEnabled()
-    with lockout.counted():
+    with lockout.counted():  # _second_factor: MFANotEnabled for a user without a key
         factor = _second_factor(
             user, ceremony_id, credential, CeremonyKind.MFA_LOGIN, binding, now=now, client=client
         )

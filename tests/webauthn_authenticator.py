@@ -1,7 +1,7 @@
 """A software WebAuthn authenticator and client for tests: it answers the Level 3 JSON options with
 what a browser's ``credential.toJSON()`` returns, and can be told to misbehave in each way the
-relying party must refuse (other origin or RP ID, counter going back, crossOrigin, BS without BE,
-no UV, no userHandle).
+relying party must refuse (other origin or RP ID, counter going back, crossOrigin, topOrigin, BS
+without BE, no UV, no userHandle, a credential id already registered).
 
 EC P-256 keys (ES256), attestation "none", one signature counter per credential.
 """
@@ -42,8 +42,9 @@ class StoredCredential:
 class SoftAuthenticator:
     """One authenticator and its browser. Attributes may be changed between ceremonies: ``origin``
     and ``rp_id`` (what the client and authenticator claim), ``uv``, ``backup_eligible``,
-    ``backed_up``, ``cross_origin``; ``counter`` set to an int makes every answer carry that sign
-    count (``counter=0``: a synced passkey); ``omit_user_handle`` drops userHandle from assertions."""
+    ``backed_up``, ``cross_origin``, ``top_origin`` (put in clientDataJSON when set); ``counter``
+    set to an int makes every answer carry that sign count (``counter=0``: a synced passkey);
+    ``omit_user_handle`` drops userHandle from assertions."""
 
     def __init__(self, rp_id: str = "localhost", origin: str = "http://localhost:8000", *, uv: bool = True,
                  backup_eligible: bool = False, backed_up: bool = False, resident: bool = True) -> None:
@@ -54,6 +55,7 @@ class SoftAuthenticator:
         self.backed_up = backed_up
         self.resident = resident
         self.cross_origin = False
+        self.top_origin: str | None = None
         self.counter: int | None = None
         self.omit_user_handle = False
         self.credentials: dict[bytes, StoredCredential] = {}
@@ -70,6 +72,8 @@ class SoftAuthenticator:
 
     def _client_data(self, kind: str, challenge: str) -> bytes:
         data = {"type": kind, "challenge": challenge, "origin": self.origin, "crossOrigin": self.cross_origin}
+        if self.top_origin is not None:
+            data["topOrigin"] = self.top_origin
         return json.dumps(data, separators=(",", ":")).encode()
 
     def _next_counter(self, stored: StoredCredential) -> int:
@@ -87,10 +91,11 @@ class SoftAuthenticator:
 
     # --- ceremonies ---------------------------------------------------------------------------------
 
-    def create(self, public_key_options: dict) -> dict:
-        """navigator.credentials.create() then toJSON(): a new credential for the options' user."""
+    def create(self, public_key_options: dict, *, credential_id: bytes | None = None) -> dict:
+        """navigator.credentials.create() then toJSON(): a new credential for the options' user,
+        with a random id unless ``credential_id`` is given (an id another credential already has)."""
         key = ec.generate_private_key(ec.SECP256R1())
-        credential_id = os.urandom(32)
+        credential_id = os.urandom(32) if credential_id is None else credential_id
         user_handle = unb64url(public_key_options["user"]["id"])
         stored = StoredCredential(key=key, user_handle=user_handle, resident=self.resident)
         self.credentials[credential_id] = stored

@@ -240,15 +240,10 @@ class KeyNameField(StrictCharField):
 
 
 class RegisterOptionsSerializer(serializers.Serializer):
-    passkey = serializers.BooleanField(
-        default=False, help_text=_("Register as a passkey (discoverable, with user verification)")
+    passkey = StrictBooleanField(
+        default=False, error_messages={"invalid": _("true or false.")},
+        help_text=_("Register as a passkey (discoverable, with user verification)"),
     )
-
-    def to_internal_value(self, data: Any) -> Any:
-        value = data.get("passkey") if isinstance(data, dict) else None
-        if value is not None and not isinstance(value, bool):
-            raise serializers.ValidationError({"passkey": [_("true or false.")]})
-        return super().to_internal_value(data)
 
 
 class CeremonySerializer(serializers.Serializer):

@@ -344,9 +344,8 @@ def options_payload(options: security_keys.Options) -> dict[str, Any]:
 
 
 class WebAuthnViewSet(BaseViewSet):
-    """webauthn/register/options and /verify, webauthn/credentials (list, rename, remove)."""
+    """webauthn/register/options and /verify: adding a security key or passkey."""
 
-    lookup_value_regex = "[^/]+"
     throttle_classes = [CodeFailureRateThrottle]
 
     @action(
@@ -376,7 +375,6 @@ class WebAuthnViewSet(BaseViewSet):
         if codes:
             body["recovery_codes"] = codes
         return Response(body, status=status.HTTP_201_CREATED)
-
 
 
 class WebAuthnCredentialViewSet(BaseViewSet):

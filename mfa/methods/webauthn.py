@@ -381,10 +381,13 @@ def _client_data(client_data_json: bytes) -> dict:
     for key in ("type", "challenge", "origin"):
         if not isinstance(data.get(key), str):
             raise InvalidCredential(reason=f"clientDataJSON.{key} is missing or not a string")
-    # WebAuthn L3 7.1 / 7.2 (crossOrigin, topOrigin): crossOrigin true means an iframe of another origin ran
-    # the ceremony; this site never asks for that (no publickey-credentials-* permissions policy).
-    if data.get("crossOrigin") not in (None, False) or "topOrigin" in data:
+    # WebAuthn L3 7.1 / 7.2 (crossOrigin, topOrigin): crossOrigin true or a topOrigin means an iframe
+    # ran the ceremony inside another page; this site never asks for that (no
+    # publickey-credentials-* permissions policy).
+    if data.get("crossOrigin") not in (None, False):
         raise InvalidCredential(reason="clientDataJSON.crossOrigin is true")
+    if "topOrigin" in data:
+        raise InvalidCredential(reason="clientDataJSON.topOrigin is present")
     return data
 
 
@@ -445,7 +448,6 @@ class NewCredential:
     aaguid: str
     backup_eligible: bool
     backed_up: bool
-    user_verified: bool
     discoverable: bool
 
 
@@ -499,7 +501,6 @@ def verify_registration(
         aaguid=verified.aaguid,
         backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
-        user_verified=verified.user_verified,
         discoverable=bool(passkey or rk),
     )
 
@@ -509,12 +510,12 @@ def verify_registration(
 
 @dataclass(frozen=True)
 class Assertion:
-    """A verified assertion: the sign count to store, and the flags the caller reports (``amr``
-    "pin" when the user was verified; "swk" rather than "hwk" for a backup-eligible key)."""
+    """A verified assertion: the sign count and backup state to store, and whether the user was
+    verified (``amr`` "pin"). Whether the key is backup-eligible ("swk" rather than "hwk") is
+    known from its registration: WebAuthn L3 6.1.3, BE never changes."""
 
     new_sign_count: int
     user_verified: bool
-    backup_eligible: bool
     backed_up: bool
 
 
@@ -578,6 +579,5 @@ def verify_authentication(
     return Assertion(
         new_sign_count=received,
         user_verified=verified.user_verified,
-        backup_eligible=verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE,
         backed_up=verified.credential_backed_up,
     )

@@ -153,14 +153,15 @@ def key_list(request: HttpRequest) -> HttpResponse:
         recent = True
     except ReauthenticationRequired:
         recent = False
-    has_mfa = factors.has_mfa(request.user)
+    confirmed = factors.confirmed_factors(request.user)
+    has_mfa = bool(confirmed)
     return render(request, "mfa/keys.html", {
         "keys": keys,
         "available": webauthn_available(),
         "has_mfa": has_mfa,
         # Adding a further factor or removing one needs a recent second factor (NIST 4.1.2.1).
         "needs_confirmation": has_mfa and not recent,
-        "has_totp": factors.confirmed_totp_device_of(request.user) is not None,
+        "has_totp": factors.Method.TOTP in confirmed,
         "code_form": CodeForm(),
     })
 

@@ -3,14 +3,18 @@ row of the contract and its refusals, on every database."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
-from mfa.models import AuthSession, MFAAccount, SecurityEvent, WebAuthnCredential
+from mfa import factors
+from mfa.models import AuthSession, MFAAccount, SecurityEvent, WebAuthnCeremony, WebAuthnCredential
 from tests.helpers import PASSWORD, bearer, claims, login
 from tests.mfa.helpers import ME, account_of
-from tests.webauthn_authenticator import SoftAuthenticator
+from tests.webauthn_authenticator import SoftAuthenticator, b64url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,6 +53,19 @@ def key_login(api, email: str, device: SoftAuthenticator, password: str = PASSWO
     })
 
 
+def passkey_login(api, device: SoftAuthenticator, *, options: dict | None = None, tamper=None):
+    """Sign in with the device's passkey alone: fresh passkey login options unless ``options`` (a
+    ceremony's ``{ceremony_id, publicKey}``) are given; ``tamper`` may change the answer first."""
+    if options is None:
+        r = post(api, "mfa:passkey-login-options", {})
+        assert r.status_code == 200, r.content
+        options = r.json()
+    credential = device.get(options["publicKey"])
+    if tamper is not None:
+        tamper(credential)
+    return post(api, "mfa:passkey-login-verify", {"ceremony_id": options["ceremony_id"], "credential": credential})
+
+
 @pytest.fixture
 def keyed(api, user):
     """A user whose first factor is a security key (MFA on through it)."""
@@ -57,6 +74,16 @@ def keyed(api, user):
     r = add_key(api, access, device)
     assert r.status_code == 201, r.content
     return user, device, access, r.json()
+
+
+@pytest.fixture
+def passkey_user(api, user, settings):
+    """Passkey login on, and a user whose first factor is a passkey."""
+    settings.MFA = {**settings.MFA, "PASSKEY_LOGIN": True}
+    device = SoftAuthenticator()
+    access = login(api, user.email).json()["access"]
+    assert add_key(api, access, device, passkey=True).status_code == 201
+    return user, device
 
 
 # --- Registration ----------------------------------------------------------------------------------
@@ -97,6 +124,18 @@ def test_the_options_are_webauthn_json_with_the_accounts_handle_and_exclusions(a
     assert options["authenticatorSelection"]["userVerification"] == "required"
 
 
+@pytest.mark.parametrize("value", ["true", "yes", 1, 0, None, []])
+def test_register_options_take_passkey_as_a_json_boolean_only(api, user, value):
+    """"passkey": "yes" or 1 is a 400, never read as true (a plain key would silently become a
+    passkey, or the other way round); no ceremony is started."""
+    access = login(api, user.email).json()["access"]
+    r = post(api, "mfa:webauthn-register-options", {"passkey": value}, access)
+    assert r.status_code == 400, r.content
+    expected = "This field may not be null." if value is None else "true or false."
+    assert r.json()["passkey"] == [expected]
+    assert not WebAuthnCeremony.objects.exists()
+
+
 def test_a_second_key_keeps_the_recovery_codes(api, keyed):
     user, device, _access, _first = keyed
     fresh = key_login(api, user.email, device).json()["access"]
@@ -111,7 +150,8 @@ def test_a_second_key_keeps_the_recovery_codes(api, keyed):
 
 @pytest.mark.parametrize(
     "tamper",
-    ["origin", "rp_id", "challenge", "replay", "other_user", "cross_origin", "bs_without_be", "garbage"],
+    ["origin", "rp_id", "challenge", "replay", "other_user", "cross_origin", "bs_without_be", "garbage",
+     "raw_id_not_attested"],
 )
 def test_registration_refusals_are_400_invalid_credential(api, user, make_user, tamper):
     access = login(api, user.email).json()["access"]
@@ -129,6 +169,8 @@ def test_registration_refusals_are_400_invalid_credential(api, user, make_user, 
     elif tamper == "bs_without_be":
         device.backed_up = True
     credential = device.create(options) if tamper != "garbage" else {"id": 1, "response": []}
+    if tamper == "raw_id_not_attested":
+        credential["id"] = credential["rawId"] = b64url(b"another id")
     if tamper == "replay":
         assert post(api, "mfa:webauthn-register-verify", {"ceremony_id": ceremony, "credential": credential},
                     access).status_code == 201
@@ -149,20 +191,53 @@ def test_registration_refusals_are_400_invalid_credential(api, user, make_user, 
 
 
 def test_a_credential_registered_to_anyone_is_refused(api, keyed, make_user):
+    """Another authenticator attests a credential whose id is the first user's key's: the unique
+    credential id refuses it (400), and nothing is stored for the second user."""
     _user, device, _access, _ = keyed
+    first = WebAuthnCredential.objects.get()
     other = make_user("other@example.com")
     access = login(api, other.email).json()["access"]
     r = post(api, "mfa:webauthn-register-options", {}, access)
-    options = r.json()["publicKey"]
-    first_id = next(iter(device.credentials))
-    stolen = device.create(options)
-    # Re-register the first key's id under the other account.
-    import base64
+    taken = next(iter(device.credentials))
+    credential = SoftAuthenticator().create(r.json()["publicKey"], credential_id=taken)
+    r = post(api, "mfa:webauthn-register-verify", {"ceremony_id": r.json()["ceremony_id"], "credential": credential},
+             access)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_credential", r.content
+    assert list(WebAuthnCredential.objects.values_list("pk", "user", "public_key")) == [
+        (first.pk, first.user_id, first.public_key)]
+    assert account_of(other).key_count == 0
+    assert not SecurityEvent.objects.filter(user=other, type__in=["factor_added", "mfa_enabled"]).exists()
+    bearer(api, access)
+    me = api.get(ME).json()
+    assert me["mfa_enabled"] is False and me["methods"] == [] and me["recovery_codes_left"] == 0
 
-    stolen["id"] = stolen["rawId"] = base64.urlsafe_b64encode(first_id).rstrip(b"=").decode()
-    r = post(api, "mfa:webauthn-register-verify", {"ceremony_id": r.json()["ceremony_id"], "credential": stolen}, access)
-    assert r.status_code == 400
-    assert WebAuthnCredential.objects.filter(user=other).count() == 0
+
+def test_finishing_a_registration_needs_a_recent_second_factor_too(api, keyed):
+    """The step-up is checked when the key is added, not only when its options are asked for: a
+    second factor that got older than 5 minutes in between is refused, and nothing is stored."""
+    user, device, _access, _ = keyed
+    fresh = key_login(api, user.email, device).json()["access"]
+    r = post(api, "mfa:webauthn-register-options", {}, fresh)
+    assert r.status_code == 200, r.content
+    AuthSession.objects.filter(pk=claims(fresh)["sid"]).update(
+        second_factor_at=timezone.now() - timedelta(minutes=5, seconds=1))
+    credential = SoftAuthenticator().create(r.json()["publicKey"])
+    r = post(api, "mfa:webauthn-register-verify", {"ceremony_id": r.json()["ceremony_id"], "credential": credential},
+             fresh)
+    assert r.status_code == 403 and r.json()["code"] == "reauthentication_required", r.content
+    assert WebAuthnCredential.objects.count() == 1 and account_of(user).key_count == 1
+
+
+def test_a_passkey_registration_without_user_verification_is_refused(api, user):
+    """A passkey is the only factor at passkey login, so it must verify its user: an authenticator
+    that answers a passkey registration without UV is refused (the same one is fine as a plain key)."""
+    access = login(api, user.email).json()["access"]
+    r = add_key(api, access, SoftAuthenticator(uv=False), passkey=True)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_credential", r.content
+    assert WebAuthnCredential.objects.count() == 0
+    assert account_of(user).key_count == 0
+    r = add_key(api, access, SoftAuthenticator(uv=False), passkey=False)
+    assert r.status_code == 201 and r.json()["passkey"] is False
 
 
 # --- Second factor at login --------------------------------------------------------------------------
@@ -233,6 +308,20 @@ def test_login_refusals_are_401_and_count_in_the_lockout(api, keyed, make_user, 
         assert SecurityEvent.objects.filter(type="key_counter_regression", user=user).count() == 1
         # the owner is told, once the refusal's writes are committed
         assert [m.to for m in mail.outbox if "copied" in m.subject] == [[user.email]]
+
+
+def test_a_user_without_a_key_gets_no_key_options(api, user_with_mfa, make_user, clock):
+    """A key as second factor (login or re-authentication) needs a key: a TOTP-only account and a
+    user without any MFA account are both 400 mfa_not_enabled, and no ceremony is started."""
+    token = login(api, user_with_mfa.email).json()["mfa_token"]
+    r = post(api, "mfa:mfa-login-webauthn-options", {"mfa_token": token})
+    assert r.status_code == 400 and r.json()["code"] == "mfa_not_enabled", r.content
+    plain = make_user("plain@example.com")
+    access = login(api, plain.email).json()["access"]
+    assert not MFAAccount.objects.filter(user=plain).exists()
+    r = post(api, "mfa:auth-reauthenticate-webauthn-options", {}, access)
+    assert r.status_code == 400 and r.json()["code"] == "mfa_not_enabled", r.content
+    assert not WebAuthnCeremony.objects.exists()
 
 
 def test_synced_passkeys_sending_zero_counts_are_accepted(api, keyed):
@@ -389,3 +478,63 @@ def test_passkey_login_off_answers_before_reading_the_body(api):
     for name in ("mfa:passkey-login-options", "mfa:passkey-login-verify"):
         r = api.post(reverse(name), "{not json", content_type="application/json")
         assert r.status_code == 404 and r.json()["code"] == "passkey_login_disabled"
+
+
+def test_a_ceremony_of_another_kind_is_refused_at_passkey_login(api, passkey_user):
+    """A registration ceremony's challenge signed by the passkey does not sign anyone in: the
+    ceremony's kind is checked (a passkey login binds no user or session that would refuse it)."""
+    _user, device = passkey_user
+    r = passkey_login(api, device)
+    assert r.status_code == 200, r.content
+    options = post(api, "mfa:webauthn-register-options", {}, r.json()["access"])
+    assert options.status_code == 200, options.content
+    sessions_before = AuthSession.objects.count()
+    r = passkey_login(api, device, options=options.json())
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credential", r.content
+    assert AuthSession.objects.count() == sessions_before
+
+
+def test_a_ceremony_is_refused_five_minutes_after_it_started(api, clock, passkey_user):
+    _user, device = passkey_user
+    early = post(api, "mfa:passkey-login-options", {}).json()
+    late = post(api, "mfa:passkey-login-options", {}).json()
+    clock.advance(5 * 60 - 1)
+    assert passkey_login(api, device, options=early).status_code == 200
+    clock.advance(1)
+    r = passkey_login(api, device, options=late)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credential", r.content
+
+
+def test_passkey_login_refuses_a_user_handle_that_is_not_the_key_owners(api, passkey_user, make_user):
+    """The key is found by its id, and the userHandle must be its owner's: an answer claiming
+    another account's handle is refused, and nobody is signed in."""
+    _user, device = passkey_user
+    other = make_user("other@example.com")
+    handle = factors.account_of(other, create=True).user_handle
+
+    def claim_other(credential):
+        credential["response"]["userHandle"] = handle
+
+    sessions_before = AuthSession.objects.count()
+    r = passkey_login(api, device, tamper=claim_other)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credential", r.content
+    assert AuthSession.objects.count() == sessions_before
+
+
+def test_passkey_login_refuses_an_inactive_owner(api, passkey_user):
+    user, device = passkey_user
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    sessions_before = AuthSession.objects.count()
+    r = passkey_login(api, device)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credential", r.content
+    assert AuthSession.objects.count() == sessions_before
+
+
+def test_passkey_login_refuses_a_locked_account_until_the_lock_ends(api, clock, passkey_user):
+    user, device = passkey_user
+    MFAAccount.objects.filter(user=user).update(failure_count=5, locked_until=clock.now + timedelta(minutes=10))
+    r = passkey_login(api, device)
+    assert r.status_code == 429 and r.json()["code"] == "mfa_locked", r.content
+    assert r["Retry-After"] == "600"
+    clock.advance(10 * 60)
+    assert passkey_login(api, device).status_code == 200

@@ -112,12 +112,11 @@ def test_plain_security_key_registers_and_signs_in():
     answer, new = register(auth, passkey=False)
     assert new.credential_id == unb64url(answer["rawId"]) and new.sign_count == 0
     assert new.transports == ["usb"] and new.aaguid == "00000000-0000-0000-0000-000000000000"
-    assert (new.backup_eligible, new.backed_up, new.user_verified, new.discoverable) == (False, False, False, False)
+    assert (new.backup_eligible, new.backed_up, new.discoverable) == (False, False, False)
     assert webauthn.credential_id_of(answer) == new.credential_id
 
     answer, result = authenticate(auth, new)
-    assert result == webauthn.Assertion(new_sign_count=1, user_verified=False, backup_eligible=False,
-                                        backed_up=False)
+    assert result == webauthn.Assertion(new_sign_count=1, user_verified=False, backed_up=False)
     assert webauthn.user_handle_of(answer) is None
     _, again = authenticate(auth, new, sign_count=result.new_sign_count)
     assert again.new_sign_count == 2
@@ -126,9 +125,9 @@ def test_plain_security_key_registers_and_signs_in():
 def test_passkey_registers_and_signs_in_without_allow_list_returning_the_user_handle():
     auth = SoftAuthenticator(backup_eligible=True, backed_up=True)
     _, new = register(auth, passkey=True)
-    assert new.discoverable and new.user_verified and new.backup_eligible and new.backed_up
+    assert new.discoverable and new.backup_eligible and new.backed_up
     answer, result = authenticate(auth, new, require_uv=True, allow=False)
-    assert result.user_verified and result.backup_eligible and result.backed_up
+    assert result.user_verified and result.backed_up
     assert webauthn.user_handle_of(answer) == USER_HANDLE
     assert webauthn.credential_id_hash(webauthn.credential_id_of(answer)) == webauthn.credential_id_hash(
         new.credential_id)
@@ -197,8 +196,7 @@ def test_registration_backed_up_without_backup_eligible_is_refused():
 
 def test_passkey_registration_without_uv_is_refused_and_plain_key_without_uv_is_not():
     assert "verif" in refused_registration(SoftAuthenticator(uv=False), passkey=True).reason
-    _, new = register(SoftAuthenticator(uv=False), passkey=False)
-    assert not new.user_verified
+    register(SoftAuthenticator(uv=False), passkey=False)  # raises if refused
 
 
 def test_registration_answer_given_as_an_assertion_is_refused():
@@ -299,6 +297,18 @@ def test_any_cross_origin_but_false_is_refused(value):
     assert "crossOrigin" in refused_assertion(auth, new).reason
 
 
+def test_a_top_origin_is_refused_at_registration_and_assertion():
+    """clientDataJSON.topOrigin says an iframe ran the ceremony inside another page (WebAuthn L3
+    5.8.1): refused even with crossOrigin false, as this site never runs one in an iframe."""
+    auth = SoftAuthenticator()
+    auth.top_origin = "https://evil.example"
+    assert "topOrigin" in refused_registration(auth).reason
+    auth.top_origin = None
+    _, new = register(auth, passkey=True)
+    auth.top_origin = "http://localhost:8000"  # even this site's own origin as the top page
+    assert "topOrigin" in refused_assertion(auth, new).reason
+
+
 def test_assertion_backed_up_without_backup_eligible_is_refused():
     auth = SoftAuthenticator()
     _, new = register(auth, passkey=True)
@@ -395,15 +405,21 @@ def _removed(document, path):
     return copied
 
 
-def verify_both(registration, assertion):
-    """Run every reader over possibly malformed input; only InvalidCredential may come out."""
-    for call in (
+def readers(registration, assertion):
+    """A call of every function that reads what a browser sent: each malformed-input test runs
+    them all, so a new reader added here is covered by every one of them."""
+    return (
         lambda: webauthn.verify_registration(RP, credential=registration, challenge=REG_CHALLENGE, passkey=False),
         lambda: webauthn.verify_authentication(RP, credential=assertion, challenge=AUTH_CHALLENGE,
                                                public_key=NEW.public_key, sign_count=0, require_uv=False),
         lambda: webauthn.credential_id_of(assertion),
         lambda: webauthn.user_handle_of(assertion),
-    ):
+    )
+
+
+def verify_both(registration, assertion):
+    """Run every reader over possibly malformed input; only InvalidCredential may come out."""
+    for call in readers(registration, assertion):
         try:
             call()
         except InvalidCredential as exc:
@@ -413,13 +429,7 @@ def verify_both(registration, assertion):
 
 @pytest.mark.parametrize("value", NASTY_VALUES, ids=lambda v: repr(v)[:20])
 def test_whole_credential_malformed_raises_only_invalid_credential(value):
-    for call in (
-        lambda: webauthn.verify_registration(RP, credential=value, challenge=REG_CHALLENGE, passkey=False),
-        lambda: webauthn.verify_authentication(RP, credential=value, challenge=AUTH_CHALLENGE,
-                                               public_key=NEW.public_key, sign_count=0, require_uv=False),
-        lambda: webauthn.credential_id_of(value),
-        lambda: webauthn.user_handle_of(value),
-    ):
+    for call in readers(value, value):
         with pytest.raises(InvalidCredential):
             call()
 

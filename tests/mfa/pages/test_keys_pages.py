@@ -193,6 +193,8 @@ def test_a_totp_only_user_gets_no_key_button(user_with_mfa, clock):
     assert "Use a security key" not in browser.get(reverse("mfa_pages:challenge")).content.decode()
     r = post_json(browser, "challenge_key_options")
     assert r.status_code == 400 and r.json()["code"] == "mfa_not_enabled"
+    r = post_json(browser, "challenge_key_verify", {"ceremony_id": "x", "credential": {}})
+    assert r.status_code == 400 and r.json()["code"] == "mfa_not_enabled"
 
 
 # --- Rename, remove, confirm ------------------------------------------------------------------------
