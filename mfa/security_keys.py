@@ -222,7 +222,7 @@ def _verify_assertion(
         assertion = webauthn.verify_authentication(
             rp, credential=credential, challenge=webauthn.b64url_decode(ceremony.challenge),
             public_key=webauthn.b64url_decode(key.public_key), sign_count=key.sign_count,
-            require_uv=require_uv,
+            backup_eligible=key.backup_eligible, require_uv=require_uv,
         )
     except CounterRegression as exc:
         emit(EventType.KEY_COUNTER_REGRESSION, key.user, client, credential_id=str(key.pk),

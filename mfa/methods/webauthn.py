@@ -526,15 +526,17 @@ def verify_authentication(
     challenge: bytes,
     public_key: bytes,
     sign_count: int,
+    backup_eligible: bool,
     require_uv: bool,
 ) -> Assertion:
-    """Verify an assertion (WebAuthn L3 7.2) by the stored credential's ``public_key`` and
-    ``sign_count``. The caller has found the credential by credential_id_of() (and, for passkey
-    login, checked user_handle_of() against its owner).
+    """Verify an assertion (WebAuthn L3 7.2) by the stored credential's ``public_key``,
+    ``sign_count`` and ``backup_eligible``. The caller has found the credential by
+    credential_id_of() (and, for passkey login, checked user_handle_of() against its owner).
 
     Raises InvalidCredential when it does not verify or is malformed (wrong origin, challenge, RP
     ID hash or signature, no user presence, no UV when ``require_uv``, crossOrigin true, BS without
-    BE); CounterRegression (an InvalidCredential) when the signature is good but the sign count did
+    BE, a BE flag other than the registered one);
+    CounterRegression (an InvalidCredential) when the signature is good but the sign count did
     not go up, other than 0 to 0, which synced passkeys always send (L3 6.1.1: a possible clone).
     """
     if not isinstance(sign_count, int) or sign_count < 0:
@@ -572,6 +574,10 @@ def verify_authentication(
         )
     except Exception as exc:  # noqa: BLE001 - its parsers raise cbor2, struct, ValueError, KeyError...
         raise InvalidCredential(reason=_reason(exc)) from None
+    # WebAuthn L3 7.2: the BE flag is fixed when the credential is made, so it must equal the
+    # stored one (the login's amr says "swk" or "hwk" from that stored value).
+    if (verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE) != bool(backup_eligible):
+        raise InvalidCredential(reason="the BE flag differs from the registered credential's")
     received = verified.new_sign_count
     # WebAuthn L3 7.2, the signCount step: unless both are 0, the count must be greater than the stored one.
     if (received or sign_count) and received <= sign_count:

@@ -324,6 +324,20 @@ def test_a_user_without_a_key_gets_no_key_options(api, user_with_mfa, make_user,
     assert not WebAuthnCeremony.objects.exists()
 
 
+@pytest.mark.parametrize(("registered_be", "amr"), [(False, "hwk"), (True, "swk")])
+def test_a_key_whose_backup_eligibility_changed_is_refused_and_counted(api, user, registered_be, amr):
+    """The stored BE decides "hwk" or "swk" in the login's amr; an answer claiming otherwise is
+    refused (WebAuthn L3 7.2) and counts as a wrong second factor."""
+    device = SoftAuthenticator(backup_eligible=registered_be)
+    assert add_key(api, login(api, user.email).json()["access"], device).status_code == 201
+    r = key_login(api, user.email, device)
+    assert r.status_code == 200 and amr in claims(r.json()["access"])["amr"], r.content
+    device.backup_eligible = not registered_be
+    r = key_login(api, user.email, device)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_credential", r.content
+    assert account_of(user).failure_count == 1
+
+
 def test_synced_passkeys_sending_zero_counts_are_accepted(api, keyed):
     user, device, _a, _ = keyed
     device.counter = 0

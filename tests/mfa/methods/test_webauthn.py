@@ -47,7 +47,8 @@ def authenticate(auth, new, *, sign_count=None, require_uv=False, allow=True, **
     answer = auth.get(options, **get)
     return answer, webauthn.verify_authentication(
         RP, credential=answer, challenge=challenge, public_key=new.public_key,
-        sign_count=new.sign_count if sign_count is None else sign_count, require_uv=require_uv,
+        sign_count=new.sign_count if sign_count is None else sign_count,
+        backup_eligible=new.backup_eligible, require_uv=require_uv,
     )
 
 
@@ -244,7 +245,7 @@ def test_assertion_for_another_challenge_is_refused():
     answer = auth.get(options)
     with pytest.raises(InvalidCredential) as caught:
         webauthn.verify_authentication(RP, credential=answer, challenge=webauthn.new_challenge(),
-                                       public_key=new.public_key, sign_count=0, require_uv=False)
+                                       public_key=new.public_key, sign_count=0, backup_eligible=False, require_uv=False)
     assert "challenge" in caught.value.reason
 
 
@@ -270,7 +271,7 @@ def test_counter_regression_is_only_reported_for_a_good_signature():
     answer = other.get(options, credential_id=stranger.credential_id)
     with pytest.raises(InvalidCredential) as caught:
         webauthn.verify_authentication(RP, credential=answer, challenge=challenge, public_key=new.public_key,
-                                       sign_count=9, require_uv=False)
+                                       sign_count=9, backup_eligible=False, require_uv=False)
     assert not isinstance(caught.value, CounterRegression)
 
 
@@ -316,6 +317,18 @@ def test_assertion_backed_up_without_backup_eligible_is_refused():
     assert "InvalidBackupFlags" in refused_assertion(auth, new).reason
 
 
+@pytest.mark.parametrize("registered_be", [False, True])
+def test_assertion_whose_backup_eligibility_differs_from_the_registered_one_is_refused(registered_be):
+    """WebAuthn L3 7.2: BE is fixed at creation. A flip would also turn the login's amr from "hwk"
+    to "swk" or back, which is read from the stored value."""
+    auth = SoftAuthenticator(backup_eligible=registered_be)
+    _, new = register(auth, passkey=True)
+    assert new.backup_eligible is registered_be
+    authenticate(auth, new)  # unchanged: accepted
+    auth.backup_eligible = not registered_be
+    assert "BE flag" in refused_assertion(auth, new).reason
+
+
 def test_assertion_signed_by_another_credential_is_refused():
     auth = SoftAuthenticator()
     _, mine = register(auth, passkey=False)
@@ -324,7 +337,7 @@ def test_assertion_signed_by_another_credential_is_refused():
     answer = auth.get(options, credential_id=theirs.credential_id)
     with pytest.raises(InvalidCredential) as caught:
         webauthn.verify_authentication(RP, credential=answer, challenge=challenge, public_key=mine.public_key,
-                                       sign_count=0, require_uv=False)
+                                       sign_count=0, backup_eligible=False, require_uv=False)
     assert "signature" in caught.value.reason
 
 
@@ -338,7 +351,7 @@ def test_tampered_authenticator_data_breaks_the_signature():
     answer["response"]["authenticatorData"] = b64url(bytes(data))
     with pytest.raises(InvalidCredential) as caught:
         webauthn.verify_authentication(RP, credential=answer, challenge=challenge, public_key=new.public_key,
-                                       sign_count=0, require_uv=True)
+                                       sign_count=0, backup_eligible=False, require_uv=True)
     assert "signature" in caught.value.reason
 
 
@@ -411,7 +424,7 @@ def readers(registration, assertion):
     return (
         lambda: webauthn.verify_registration(RP, credential=registration, challenge=REG_CHALLENGE, passkey=False),
         lambda: webauthn.verify_authentication(RP, credential=assertion, challenge=AUTH_CHALLENGE,
-                                               public_key=NEW.public_key, sign_count=0, require_uv=False),
+                                               public_key=NEW.public_key, sign_count=0, backup_eligible=False, require_uv=False),
         lambda: webauthn.credential_id_of(assertion),
         lambda: webauthn.user_handle_of(assertion),
     )
