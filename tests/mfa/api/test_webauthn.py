@@ -185,7 +185,7 @@ def test_registration_refusals_are_400_invalid_credential(api, user, make_user, 
         access = login(api, stranger.email).json()["access"]
     r = post(api, "mfa:webauthn-register-verify", {"ceremony_id": ceremony, "credential": credential}, access)
     assert r.status_code == 400, (tamper, r.content)
-    assert r.json()["code"] in {"invalid_credential", "credential"} or "credential" in r.json()
+    assert r.json()["code"] == "invalid_credential", (tamper, r.content)
     expected = 1 if tamper == "replay" else 0
     assert WebAuthnCredential.objects.count() == expected
 
