@@ -7,6 +7,8 @@
   encrypted with a key derived from SECRET_KEY.
 - mfa.E005: a WebAuthn RP ID that is not a host name, or an origin that is not https (http only for
   localhost) or whose host is neither the RP ID nor under it.
+- mfa.E006: a rate (MFA["IP_RATES"], MFA["PASSWORD_RESET_RATE"]) that mfa.ratelimit.parse_rate
+  refuses: every request it limits would answer 500.
 - mfa.W001: the JWT signing key is SECRET_KEY or shorter than 256 bits.
 - mfa.W002: an unknown key in the MFA settings dict (a typo is otherwise silently ignored).
 """
@@ -20,7 +22,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from mfa import conf
+from mfa import conf, ratelimit
 
 FORBIDDEN_VIEWS = {
     "rest_framework_simplejwt.views.TokenObtainPairView",
@@ -134,6 +136,26 @@ def check_mfa_settings_keys(app_configs: Any = None, **kwargs: Any) -> list:
                 )
             )
     return messages
+
+
+@register(Tags.security)
+def check_rates(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.E006: every configured rate is read at start-up as the limits read it, so a value such
+    as "5 per minute" fails ``check`` instead of every request it limits."""
+    rates = {f'MFA["IP_RATES"][{scope!r}]': text for scope, text in conf.mfa_settings.IP_RATES.items()}
+    rates['MFA["PASSWORD_RESET_RATE"]'] = conf.mfa_settings.PASSWORD_RESET_RATE
+    errors = []
+    for name, text in rates.items():
+        try:
+            ratelimit.parse_rate(text)
+        except ValueError:
+            errors.append(Error(
+                f"{name} is not a rate: {text!r}.",
+                hint='Give a count per period such as "30/min", "10/hour" or "5/10m" (5 per 10 '
+                'minutes), or None to turn the limit off.',
+                id="mfa.E006",
+            ))
+    return errors
 
 
 @register(Tags.security, deploy=True)
