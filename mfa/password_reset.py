@@ -78,15 +78,9 @@ def request_reset(email: str, *, now: datetime, client: ClientInfo) -> None:
     # One count per address however it is spelt: the password gate's normalisation, without case.
     address = password_lockout.normalize_identifier(email).casefold()
     address_key = ratelimit.cache_key("reset-address", address)
-    moment = now.timestamp()
-    waits = [
-        w for w in (ratelimit.retry_after(ip_key, ip_rate, now=moment),
-                    ratelimit.retry_after(address_key, address_rate, now=moment)) if w is not None
-    ]
-    if waits:
-        raise PasswordResetThrottled(max(waits))
-    ratelimit.record(ip_key, ip_rate, now=moment)
-    ratelimit.record(address_key, address_rate, now=moment)
+    wait = ratelimit.hit({ip_key: ip_rate, address_key: address_rate}, now=now.timestamp())
+    if wait is not None:
+        raise PasswordResetThrottled(wait)
     prefix = get_script_prefix()  # reverse() in the worker thread builds the same paths
 
     def job() -> None:
