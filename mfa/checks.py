@@ -5,6 +5,8 @@
 - mfa.E003: one MFA setting given under two of its names (ENROLMENT_LIFETIME and ENROLLMENT_LIFETIME).
 - mfa.E004 (``check --deploy``): DEBUG off and no MFA["ENCRYPTION_KEYS"], so TOTP secrets are
   encrypted with a key derived from SECRET_KEY.
+- mfa.W004 (``check --deploy``): DEBUG off and no MFA["SITE_URL"], so no password reset email can be
+  sent (every request is still answered 202).
 - mfa.E005: a WebAuthn RP ID that is not a host name, or an origin that is not https (http only for
   localhost) or whose host is neither the RP ID nor under it.
 - mfa.E006: a rate (MFA["IP_RATES"], MFA["PASSWORD_RESET_RATE"]) that mfa.ratelimit.parse_rate
@@ -172,6 +174,25 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list:
             "secrets first sets it to [the key printed by `python manage.py mfa_derived_key`], "
             "so they stay readable.",
             id="mfa.E004",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_site_url(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.W004: reset links are built from MFA["SITE_URL"], never from a request's Host header.
+    Without it every reset request is answered 202 as usual, and the email is never sent (an error
+    is logged after the answer): in production nobody could reset a password."""
+    if settings.DEBUG or conf.mfa_settings.SITE_URL:
+        return []
+    return [
+        Warning(
+            'MFA["SITE_URL"] is not set: password reset requests are answered but no reset email '
+            "is sent.",
+            hint='Set it to the site\'s origin, e.g. "https://example.com" (authsite: the SITE_URL '
+            "environment variable). A site whose adapter builds reset links without it may silence "
+            "mfa.W004.",
+            id="mfa.W004",
         )
     ]
 

@@ -95,3 +95,26 @@ def test_multiples_and_off_pass_the_rate_check_in_every_scope(settings):
     settings.MFA = {**settings.MFA, "IP_RATES": {"login": "5/10m", "refresh": "off", "register": None},
                     "PASSWORD_RESET_RATE": "3/2h"}
     assert messages_with("mfa.E006") == []
+
+
+def deploy_messages_with(id_: str):
+    return [m for m in run_checks(include_deployment_checks=True) if m.id == id_]
+
+
+def test_deploy_check_w004_without_site_url_and_debug_off(settings):
+    """Reset requests would be answered 202 and no email ever sent."""
+    settings.DEBUG = False
+    settings.MFA = {**settings.MFA, "SITE_URL": None}
+    warnings = deploy_messages_with("mfa.W004")
+    assert len(warnings) == 1 and isinstance(warnings[0], Warning)
+    assert "SITE_URL" in warnings[0].msg and warnings[0].hint
+    assert messages_with("mfa.W004") == []  # a deploy check only
+
+
+def test_no_w004_with_site_url_or_in_debug(settings):
+    settings.DEBUG = False
+    settings.MFA = {**settings.MFA, "SITE_URL": "https://accounts.example.org"}
+    assert deploy_messages_with("mfa.W004") == []
+    settings.MFA = {**settings.MFA, "SITE_URL": None}
+    settings.DEBUG = True
+    assert deploy_messages_with("mfa.W004") == []
