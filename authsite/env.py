@@ -55,21 +55,19 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def env_rate(name: str, default: str, *, multiples: bool = False) -> str | None:
-    """Parse a DRF rate string such as ``20/min``; ``off`` disables it (returns None). With
-    ``multiples``, a multiple of the unit is accepted too (``5/10min``: 5 per 10 minutes)."""
+def env_rate(name: str, default: str) -> str | None:
+    """A rate such as ``20/min`` or ``5/10min`` (5 per 10 minutes), as mfa reads every rate
+    (mfa.ratelimit.parse_rate); ``off`` disables it (returns None)."""
+    from mfa.ratelimit import parse_rate
+
     raw = (env_str(name, default) or "").strip()
-    if raw.lower() in {"off", "none", "0"}:
-        return None
-    num, _, period = raw.partition("/")
-    if multiples and period[:1].isdigit() and period[0] != "0":
-        period = period.lstrip("0123456789")  # "10min": ten minutes
-    if not num.isdigit() or int(num) < 1 or not period or period[0] not in "smhd":
-        example = "'5/10min'" if multiples else "'20/min'"
+    try:
+        rate = parse_rate(raw)
+    except ValueError:
         raise ImproperlyConfigured(
-            f"{name} must be a rate like {example} or 'off' (got {raw!r})."
-        )
-    return raw
+            f"{name} must be a rate like '20/min' or '5/10min', or 'off' (got {raw!r})."
+        ) from None
+    return None if rate is None else raw
 
 
 def env_url(name: str, default: str | None) -> str | None:

@@ -280,11 +280,11 @@ MFA = {
         "login": env_rate("AUTH_IP_RATE_LOGIN", "30/min"),
         "refresh": env_rate("AUTH_IP_RATE_REFRESH", "60/min"),
         "code_failures": env_rate("AUTH_IP_RATE_CODE_FAILURES", "30/hour"),
-        "password_reset": env_rate("AUTH_IP_RATE_PASSWORD_RESET", "10/hour", multiples=True),
+        "password_reset": env_rate("AUTH_IP_RATE_PASSWORD_RESET", "10/hour"),
         "passkey_login": env_rate("AUTH_IP_RATE_PASSKEY_LOGIN", "30/min"),
     },
     # Reset requests per email address, known or not ("off" disables).
-    "PASSWORD_RESET_RATE": env_rate("PASSWORD_RESET_RATE", "5/10min", multiples=True),
+    "PASSWORD_RESET_RATE": env_rate("PASSWORD_RESET_RATE", "5/10min"),
     "SITE_URL": SITE_URL,
     "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0, minimum=0),
     # Mandatory MFA: unset (optional), "staff", "all", or comma-separated group names.

@@ -5,8 +5,12 @@
 - mfa.E003: one MFA setting given under two of its names (ENROLMENT_LIFETIME and ENROLLMENT_LIFETIME).
 - mfa.E004 (``check --deploy``): DEBUG off and no MFA["ENCRYPTION_KEYS"], so TOTP secrets are
   encrypted with a key derived from SECRET_KEY.
+- mfa.W004 (``check --deploy``): DEBUG off and no MFA["SITE_URL"], so no password reset email can be
+  sent (every request is still answered 202).
 - mfa.E005: a WebAuthn RP ID that is not a host name, or an origin that is not https (http only for
   localhost) or whose host is neither the RP ID nor under it.
+- mfa.E006: a rate (MFA["IP_RATES"], MFA["PASSWORD_RESET_RATE"]) that mfa.ratelimit.parse_rate
+  refuses: every request it limits would answer 500.
 - mfa.W001: the JWT signing key is SECRET_KEY or shorter than 256 bits.
 - mfa.W002: an unknown key in the MFA settings dict (a typo is otherwise silently ignored).
 """
@@ -20,7 +24,7 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from mfa import conf
+from mfa import conf, ratelimit
 
 FORBIDDEN_VIEWS = {
     "rest_framework_simplejwt.views.TokenObtainPairView",
@@ -136,6 +140,26 @@ def check_mfa_settings_keys(app_configs: Any = None, **kwargs: Any) -> list:
     return messages
 
 
+@register(Tags.security)
+def check_rates(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.E006: every configured rate is read at start-up as the limits read it, so a value such
+    as "5 per minute" fails ``check`` instead of every request it limits."""
+    rates = {f'MFA["IP_RATES"][{scope!r}]': text for scope, text in conf.mfa_settings.IP_RATES.items()}
+    rates['MFA["PASSWORD_RESET_RATE"]'] = conf.mfa_settings.PASSWORD_RESET_RATE
+    errors = []
+    for name, text in rates.items():
+        try:
+            ratelimit.parse_rate(text)
+        except ValueError:
+            errors.append(Error(
+                f"{name} is not a rate: {text!r}.",
+                hint='Give a count per period such as "30/min", "10/hour" or "5/10m" (5 per 10 '
+                'minutes), or None to turn the limit off.',
+                id="mfa.E006",
+            ))
+    return errors
+
+
 @register(Tags.security, deploy=True)
 def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list:
     """mfa.E004: in production TOTP secrets need their own keys. Derived from SECRET_KEY, they are
@@ -150,6 +174,25 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list:
             "secrets first sets it to [the key printed by `python manage.py mfa_derived_key`], "
             "so they stay readable.",
             id="mfa.E004",
+        )
+    ]
+
+
+@register(Tags.security, deploy=True)
+def check_site_url(app_configs: Any = None, **kwargs: Any) -> list:
+    """mfa.W004: reset links are built from MFA["SITE_URL"], never from a request's Host header.
+    Without it every reset request is answered 202 as usual, and the email is never sent (an error
+    is logged after the answer): in production nobody could reset a password."""
+    if settings.DEBUG or conf.mfa_settings.SITE_URL:
+        return []
+    return [
+        Warning(
+            'MFA["SITE_URL"] is not set: password reset requests are answered but no reset email '
+            "is sent.",
+            hint='Set it to the site\'s origin, e.g. "https://example.com" (authsite: the SITE_URL '
+            "environment variable). A site whose adapter builds reset links without it may silence "
+            "mfa.W004.",
+            id="mfa.W004",
         )
     ]
 

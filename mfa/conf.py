@@ -47,10 +47,11 @@ DEFAULTS: dict[str, Any] = {
     # Database sessions: absolute lifetime and idle timeout (NIST AAL2 profile: 24 h and 1 h).
     "SESSION_ABSOLUTE_LIFETIME": timedelta(days=7),
     "SESSION_IDLE_TIMEOUT": timedelta(hours=24),
-    # Per-IP DRF throttle rates ("20/min"), None disables one.
+    # Per-IP rates ("N/period", a multiple of the unit allowed: "20/min", "5/10m"; read by
+    # mfa.ratelimit.parse_rate), None disables one.
     "IP_RATES": {
         "register": "20/hour", "login": "30/min", "refresh": "60/min", "code_failures": "30/hour",
-        # Password reset requests from one IP ("N/period", a multiple allowed: "10/hour", "5/10m").
+        # Password reset requests from one IP.
         "password_reset": "10/hour",
         # Passkey login (options and verify calls both count) from one IP.
         "passkey_login": "30/min",

@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework.throttling import SimpleRateThrottle
 
+from mfa import ratelimit
 from mfa.conf import mfa_settings
 from mfa.events import ClientInfo
 
@@ -38,10 +39,18 @@ def client_info(request: Any) -> ClientInfo:
 class IPRateThrottle(SimpleRateThrottle):
     """A per-client-IP limit (Django REST framework's throttle), its rate MFA["IP_RATES"][scope]
     (``None`` disables it). The JSON API uses these as throttle classes (mfa.api.throttling); the
-    pages and the admin login ask ``ip_rate_wait``, so both count in the same cache entry."""
+    pages and the admin login ask ``ip_rate_wait``, so both count in the same cache entry.
+
+    Rates are read by mfa.ratelimit.parse_rate, as every rate of mfa (a multiple of the unit,
+    ``"5/10m"``, is accepted in every scope; ``"off"`` disables), not by DRF's parser."""
 
     def get_rate(self) -> str | None:
-        return mfa_settings.IP_RATES.get(self.scope)
+        rate = mfa_settings.IP_RATES.get(self.scope)
+        return None if ratelimit.parse_rate(rate) is None else rate
+
+    def parse_rate(self, rate: str | None) -> tuple[int | None, int | None]:
+        parsed = ratelimit.parse_rate(rate)
+        return (None, None) if parsed is None else (parsed.count, parsed.seconds)
 
     def get_cache_key(self, request: Any, view: Any) -> str:
         # The client address as mfa sees it (MFA["TRUSTED_PROXIES"]), not DRF's get_ident, which

@@ -17,11 +17,11 @@ nobody is signed in by a reset and the next login still asks for the second fact
 from __future__ import annotations
 
 import logging
-import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.urls import get_script_prefix, set_script_prefix
@@ -65,10 +65,6 @@ def make_token(user: Any, *, now: datetime) -> str:
     return _TokenGenerator(now).make_token(user)
 
 
-def _normalize_address(email: str) -> str:
-    return unicodedata.normalize("NFKC", email).strip().casefold()
-
-
 def request_reset(email: str, *, now: datetime, client: ClientInfo) -> None:
     """Accept a request for a reset link to ``email``, or raise PasswordResetThrottled.
 
@@ -79,16 +75,12 @@ def request_reset(email: str, *, now: datetime, client: ClientInfo) -> None:
     ip_rate = ratelimit.parse_rate(mfa_settings.IP_RATES.get("password_reset"))
     address_rate = ratelimit.parse_rate(mfa_settings.PASSWORD_RESET_RATE)
     ip_key = ratelimit.cache_key("reset-ip", client.ip or "unknown")
-    address_key = ratelimit.cache_key("reset-address", _normalize_address(email))
-    moment = now.timestamp()
-    waits = [
-        w for w in (ratelimit.retry_after(ip_key, ip_rate, now=moment),
-                    ratelimit.retry_after(address_key, address_rate, now=moment)) if w is not None
-    ]
-    if waits:
-        raise PasswordResetThrottled(max(waits))
-    ratelimit.record(ip_key, ip_rate, now=moment)
-    ratelimit.record(address_key, address_rate, now=moment)
+    # One count per address however it is spelt: the password gate's normalisation, without case.
+    address = password_lockout.normalize_identifier(email).casefold()
+    address_key = ratelimit.cache_key("reset-address", address)
+    wait = ratelimit.hit({ip_key: ip_rate, address_key: address_rate}, now=now.timestamp())
+    if wait is not None:
+        raise PasswordResetThrottled(wait)
     prefix = get_script_prefix()  # reverse() in the worker thread builds the same paths
 
     def job() -> None:
@@ -99,16 +91,9 @@ def request_reset(email: str, *, now: datetime, client: ClientInfo) -> None:
 
 
 def _accounts_for(email: str) -> list[Any]:
-    """Active accounts whose email is ``email`` (case-insensitively, as Django's
-    PasswordResetForm) and that have a usable password."""
-    model = get_user_model()
-    field = model.get_email_field_name()
-    wanted = _normalize_address(email)
-    candidates = model._default_manager.filter(**{f"{field}__iexact": email.strip(), "is_active": True})
-    return [
-        user for user in candidates
-        if user.has_usable_password() and _normalize_address(getattr(user, field) or "") == wanted
-    ]
+    """Active accounts with a usable password whose email (the user model's EMAIL_FIELD) is
+    ``email`` after NFKC and without case: Django's own rule (PasswordResetForm.get_users)."""
+    return list(PasswordResetForm().get_users(email.strip()))
 
 
 def send_reset_email(email: str, *, now: datetime, client: ClientInfo) -> None:

@@ -43,21 +43,20 @@ def cache_key(scope: str, value: str) -> str:
     return f"mfa:rl:{scope}:" + crypto.lookup_tag(value, purpose=f"rl-{scope}")[:40]
 
 
-def retry_after(key: str, rate: Rate | None, *, now: float) -> float | None:
-    """Seconds to wait before ``key`` may be used again under ``rate``, or None when it may be
-    used now. Counts nothing."""
-    if rate is None:
+def hit(limits: dict[str, Rate | None], *, now: float) -> float | None:
+    """Count one use now of every key of ``limits`` (key: its rate, None for no limit) and return
+    None; or, when a key is already at its rate, count nothing and return the seconds to wait (the
+    longest of them). Each key is read once (one ``get_many``) and written once."""
+    live = {key: rate for key, rate in limits.items() if rate is not None}
+    if not live:
         return None
-    recent = [t for t in cache.get(key, []) if t > now - rate.seconds]
-    if len(recent) < rate.count:
-        return None
-    return min(recent) + rate.seconds - now
-
-
-def record(key: str, rate: Rate | None, *, now: float) -> None:
-    """Count one use of ``key`` now."""
-    if rate is None:
-        return
-    recent = [t for t in cache.get(key, []) if t > now - rate.seconds]
-    recent.append(now)
-    cache.set(key, recent[-rate.count:], rate.seconds)
+    stored = cache.get_many(list(live))
+    recent = {key: [t for t in stored.get(key, []) if t > now - rate.seconds] for key, rate in live.items()}
+    waits = [
+        min(recent[key]) + rate.seconds - now for key, rate in live.items() if len(recent[key]) >= rate.count
+    ]
+    if waits:
+        return max(waits)
+    for key, rate in live.items():
+        cache.set(key, [*recent[key], now][-rate.count:], rate.seconds)
+    return None

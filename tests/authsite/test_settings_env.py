@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from authsite import env
 from authsite.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
+from mfa import ratelimit
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRET = "s" * 50
@@ -463,11 +464,22 @@ def test_site_url_must_be_an_http_origin(value):
 
 
 def test_env_rate_with_multiples(monkeypatch):
+    """Every rate takes a multiple of its unit: the throttles read rates with mfa's parser too."""
     monkeypatch.setenv("R", "5/10min")
-    assert env.env_rate("R", "1/min", multiples=True) == "5/10min"
-    with pytest.raises(ImproperlyConfigured):
-        env.env_rate("R", "1/min")  # DRF's own rates take no multiple
-    for bad in ("5/0min", "5/10x", "x/10m"):
+    assert env.env_rate("R", "1/min") == "5/10min"
+    for bad in ("5/0min", "5/10x", "x/10m", "5 per minute", "0/min", "5/"):
         monkeypatch.setenv("R", bad)
-        with pytest.raises(ImproperlyConfigured):
-            env.env_rate("R", "1/min", multiples=True)
+        with pytest.raises(ImproperlyConfigured, match=r"^R must be a rate"):
+            env.env_rate("R", "1/min")
+
+
+@pytest.mark.parametrize("text", ["5/01m", "30/MIN", " 3 / 2 h ", "1/2d", "10/hour"])
+def test_env_rate_accepts_what_mfa_reads(monkeypatch, text):
+    """One parser (mfa.ratelimit.parse_rate) for the environment and the limits: a value the site
+    starts with is one every limit reads ("5/01m" was refused here and read there)."""
+    monkeypatch.setenv("R", text)
+    assert ratelimit.parse_rate(env.env_rate("R", "1/min")) == ratelimit.parse_rate(text) is not None
+
+
+def test_a_bad_rate_in_the_environment_refuses_to_start_naming_it():
+    assert refusal(DEBUG="1", AUTH_IP_RATE_LOGIN="5 per minute").startswith("AUTH_IP_RATE_LOGIN must be a rate")

@@ -239,6 +239,66 @@ def test_a_password_stored_unnormalised_still_verifies(make_user, api):
     assert api_login(api, person.email, NFD_PASSWORD).status_code == 200
 
 
+@pytest.mark.parametrize("door", ["password_change", "mfa_disable", "reauthenticate"])
+def test_a_decomposed_current_password_is_accepted_on_every_signed_in_door(make_user, api, clock, door):
+    """The doors that confirm a signed-in user's password (check_account_password) normalise it as
+    the sign-in doors do: the decomposed spelling of the stored (NFC) password is the password."""
+    person = make_user("cafe@example.com", NFC_PASSWORD)
+    r = api_login(api, person.email, NFC_PASSWORD)
+    assert r.status_code == 200, r.content
+    bearer(api, r.json()["access"])
+    if door == "password_change":
+        body = {"current_password": NFD_PASSWORD, "new_password": "a completely new passphrase"}
+        r = api.post(reverse("mfa:password-change"), body, format="json")
+        assert r.status_code == 204, r.content
+    elif door == "mfa_disable":
+        secret = api.post(reverse("mfa:mfa-setup"), {}, format="json").json()["secret"]
+        assert api.post(reverse("mfa:mfa-verify"), {"code": totp_now(secret, clock.now)}, format="json").status_code == 200
+        clock.advance(30)
+        r = api.post(DISABLE, {"password": NFD_PASSWORD, "code": totp_now(secret, clock.now)}, format="json")
+        assert r.status_code == 200 and r.json() == {"mfa_enabled": False}
+    else:
+        r = api.post(reverse("mfa:auth-reauthenticate"), {"password": NFD_PASSWORD}, format="json")
+        assert r.status_code == 200, r.content
+    assert failures() == []
+
+
+def test_a_backoff_refuses_before_any_password_is_hashed(api, user, fast_backoff, monkeypatch):
+    """While locked, no door authenticates or runs the hasher (the refusal costs no hash, and its
+    time tells nothing about the password)."""
+    from django.contrib.auth.hashers import get_hasher
+
+    from mfa import password_gate
+
+    def spy(calls: list[str], name: str, real):
+        def counted(*args, **kwargs):
+            calls.append(name)
+            return real(*args, **kwargs)
+        return counted
+
+    access = api_login(api, user.email, PASSWORD).json()["access"]
+    hashed: list[str] = []
+    hasher = type(get_hasher())  # the suite's first hasher: it made and checks every password here
+    for name in ("encode", "verify"):
+        monkeypatch.setattr(hasher, name, spy(hashed, name, getattr(hasher, name)))
+    authenticated: list[str] = []
+    monkeypatch.setattr(password_gate, "authenticate", spy(authenticated, "authenticate", password_gate.authenticate))
+    for _ in range(3):
+        assert api_login(api, user.email, WRONG).status_code == 401
+    assert hashed and authenticated  # the spies see every check that runs
+    hashed.clear()
+    authenticated.clear()
+    assert api_login(api, user.email, PASSWORD).status_code == 429
+    assert page_login(Client(), user.email, PASSWORD).status_code == 429
+    bearer(api, access)
+    r = api.post(reverse("mfa:auth-reauthenticate"), {"password": PASSWORD}, format="json")
+    assert r.status_code == 429 and r.json()["code"] == "login_locked"
+    r = api.post(reverse("mfa:password-change"), {"current_password": PASSWORD, "new_password": "a new passphrase 9"},
+                 format="json")
+    assert r.status_code == 429
+    assert hashed == [] and authenticated == []
+
+
 # --- mfa/disable is a door of the gate --------------------------------------------------------------
 
 

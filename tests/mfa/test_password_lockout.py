@@ -63,3 +63,56 @@ def test_threshold_zero_turns_it_off(api, user, clock, settings):
     settings.MFA = {**settings.MFA, "PASSWORD_LOCKOUT_THRESHOLD": 0}
     _fail(api, user.email, 15)
     assert login(api, user.email).status_code == 200
+
+
+def test_a_streak_is_forgotten_a_day_after_it_started(api, user, clock, settings):
+    """Counted from the streak's first failure, not its last: failures spread over a day never
+    add up to a lock (password_lockout.STREAK)."""
+    from mfa.models import SecurityEvent
+
+    def counts() -> list[int]:
+        events = SecurityEvent.objects.filter(type="login_failed").order_by("created_at", "id")
+        return [e.details["consecutive_failures"] for e in events]
+
+    settings.MFA = {**settings.MFA, "PASSWORD_LOCKOUT_THRESHOLD": 5}
+    _fail(api, user.email, 1)
+    clock.advance(23 * 3600)
+    _fail(api, user.email, 1)
+    clock.advance(3600 - 1)  # one second before the day is over: still the same streak
+    _fail(api, user.email, 1)
+    assert counts() == [1, 2, 3]
+    clock.advance(2)
+    _fail(api, user.email, 1)
+    assert counts() == [1, 2, 3, 1]
+
+
+def test_a_failure_never_shortens_a_longer_lock_set_meanwhile(settings, clock, monkeypatch):
+    """Between a failure's increment and its lock update a concurrent failure may have set a longer
+    lock: the update keeps it (password_lockout.record_failure)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mfa import password_lockout
+    from mfa.models import PasswordBackoff
+
+    settings.MFA = {**settings.MFA, "PASSWORD_LOCKOUT_THRESHOLD": 3, "LOCKOUT_BASE_SECONDS": 30}
+    now = timezone.now()  # the frozen clock: whole seconds, as every database stores them
+    for _ in range(2):
+        password_lockout.record_failure("racer@example.com", now=now)
+    longer = now + timedelta(hours=1)
+    real_count = password_lockout._count
+
+    def count_then_a_concurrent_lock(key, at):
+        real_count(key, at)
+        PasswordBackoff.objects.filter(key=key).update(locked_until=longer)
+
+    monkeypatch.setattr(password_lockout, "_count", count_then_a_concurrent_lock)
+    failure = password_lockout.record_failure("racer@example.com", now=now)
+    assert failure == password_lockout.Failure(3, 30)
+    assert PasswordBackoff.objects.get().locked_until == longer
+    monkeypatch.setattr(password_lockout, "_count", real_count)
+    # A shorter lock in the row is extended as usual.
+    PasswordBackoff.objects.update(locked_until=now + timedelta(seconds=5))
+    password_lockout.record_failure("racer@example.com", now=now)
+    assert PasswordBackoff.objects.get().locked_until == now + timedelta(seconds=60)

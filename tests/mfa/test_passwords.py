@@ -1,5 +1,5 @@
 """mfa.passwords.set_new_password: normalise, validate, one conditional write, end the other
-sessions (keep_session_id honoured), notify; and the rate strings of mfa.ratelimit."""
+sessions (keep_session_id honoured), notify; and the rate strings and counts of mfa.ratelimit."""
 
 from __future__ import annotations
 
@@ -104,3 +104,27 @@ def test_rates_parse(text, rate):
 def test_bad_rates_are_refused(text):
     with pytest.raises(ValueError):
         ratelimit.parse_rate(text)
+
+
+def test_hit_counts_every_key_or_none():
+    """A use refused by one key's rate counts against no key: the other key's place is kept."""
+    one, two = ratelimit.Rate(1, 60), ratelimit.Rate(2, 60)
+    assert ratelimit.hit({"k:one": one, "k:two": two}, now=1000.0) is None
+    assert ratelimit.hit({"k:one": one, "k:two": two}, now=1001.0) == 59.0  # "one" is full
+    assert ratelimit.hit({"k:two": two}, now=1002.0) is None  # the refused use took no place
+    assert ratelimit.hit({"k:two": two}, now=1003.0) == 57.0
+    assert ratelimit.hit({"k:one": one, "k:two": None}, now=1060.5) is None  # the window slid
+
+
+def test_hit_reads_each_key_once(monkeypatch):
+    """One read of both keys and one write of each per accepted use, one read per refused one
+    (a reset request read each key twice)."""
+    from unittest import mock
+
+    spy = mock.Mock(wraps=ratelimit.cache)
+    monkeypatch.setattr(ratelimit, "cache", spy)
+    limits = {"k:a": ratelimit.Rate(1, 60), "k:b": ratelimit.Rate(5, 60)}
+    assert ratelimit.hit(limits, now=10.0) is None
+    assert (spy.get_many.call_count, spy.get.call_count, spy.set.call_count) == (1, 0, 2)
+    assert ratelimit.hit(limits, now=11.0) == 59.0
+    assert (spy.get_many.call_count, spy.get.call_count, spy.set.call_count) == (2, 0, 2)

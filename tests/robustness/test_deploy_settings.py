@@ -28,6 +28,7 @@ def production_env(**extra: str) -> dict[str, str]:
         JWT_SIGNING_KEY=secrets.token_urlsafe(48),
         MFA_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         ALLOWED_HOSTS="auth.example.com",
+        SITE_URL="https://auth.example.com",
         # checks never connect; the URL only selects the backend's apps and settings
         DATABASE_URL="sqlite:////tmp/authsite-deploy-check.sqlite3" if suite_db.startswith(("sqlite", "postgres"))
         else "mongodb://127.0.0.1:1/authsite?directConnection=true",
@@ -43,6 +44,17 @@ def test_check_deploy_is_clean_with_production_settings():
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "no issues" in r.stdout, r.stdout
+
+
+def test_check_deploy_warns_without_site_url():
+    """Without SITE_URL the site starts and answers reset requests, but sends no email: mfa.W004."""
+    env = production_env()
+    del env["SITE_URL"]
+    r = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert r.returncode != 0 and "mfa.W004" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
 PROBE = """

@@ -75,3 +75,21 @@ def test_refresh_flood_from_one_ip_is_throttled(api, user, throttled):
         assert r.status_code == 200, r.content
         refresh = r.json()["refresh"]
     _assert_throttled(api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json"))
+
+
+def test_every_scope_reads_rates_as_mfa_does(api, user, settings):
+    """A multiple of the unit ("2/10m", as password_reset takes) limits any scope, and "off" turns
+    one off: DRF's own parser answered 500 to both (KeyError, ValueError)."""
+    settings.MFA = {**settings.MFA, "IP_RATES": {**RATES, "login": "2/10m", "register": "off"}}
+    for _ in range(2):
+        r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": PASSWORD}, format="json",
+                     REMOTE_ADDR="198.51.100.5")
+        assert r.status_code == 200, r.content
+    r = api.post(reverse("mfa:auth-login"), {"email": user.email, "password": PASSWORD}, format="json",
+                 REMOTE_ADDR="198.51.100.5")
+    _assert_throttled(r)
+    assert 590 <= int(r["Retry-After"]) <= 600
+    for n in range(5):
+        r = api.post(reverse("register"), {"email": f"off{n}@example.com", "password": PASSWORD}, format="json",
+                     REMOTE_ADDR="198.51.100.5")
+        assert r.status_code == 201, r.content

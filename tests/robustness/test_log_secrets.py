@@ -3,9 +3,11 @@
 The whole flow runs twice: in process (Django test client; root, django, django.request,
 django.db.backends with the debug cursor forced on, pymongo and mfa all at DEBUG, every record
 captured with all its attributes) and against a live gunicorn site started with LOG_LEVEL=DEBUG,
-gunicorn's own debug log and its access log. Searched for: the password (right and wrong), the TOTP
-secret and otpauth URI, every TOTP code sent (right and wrong), every recovery code (as shown and
-normalised), every mfa_token, access and refresh token (whole, and its signature alone).
+gunicorn's own debug log and its access log. Searched for: the password (right and wrong, the one a
+password change sets and the one a reset sets), the TOTP secret and otpauth URI, every TOTP code sent
+(right and wrong), every recovery code (as shown and normalised), every mfa_token, access and
+refresh token (whole, and its signature alone), the password reset link and its token (whole, and
+its signature alone).
 
 Decision (documented in SECURITY.md): plaintext never appears, whatever the log level. Values
 derived from secrets (the password hash, the encrypted TOTP secret, recovery code hashes and
@@ -22,12 +24,14 @@ import copy
 import logging
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
 from django.urls import reverse
 
+from tests.helpers import reset_link, wait_for_background
 from tests.live import live_site
 from tests.robustness.helpers import (
     LIVE_ENV,
@@ -54,6 +58,8 @@ class Secrets:
         self.values.append((kind, value))
         if kind in {"access token", "refresh token", "mfa_token"}:
             self.values.append((f"{kind} signature", value.rsplit(".", 1)[-1]))
+        if kind == "reset token":  # "<timestamp>-<HMAC>": the HMAC is the secret part
+            self.values.append((f"{kind} signature", value.rsplit("-", 1)[-1]))
         if kind == "recovery code":
             self.values.append((f"{kind} (normalised)", value.replace("-", "")))
         return value
@@ -81,6 +87,8 @@ class Flow:
     # reads the stored forms of the user's secrets (password hash, encrypted TOTP secret, recovery
     # code hashes and lookup tags) from the database: (kind, value) pairs
     stored: Callable[[str], list[tuple[str, str]]]
+    # the reset link emailed to an address, once the email is out: (url, uid, token)
+    reset_link: Callable[[str], tuple[str, str, str]]
     secrets: Secrets = field(default_factory=Secrets)
     error_bodies: list[str] = field(default_factory=list)
 
@@ -157,8 +165,30 @@ class Flow:
         self.req("POST", reverse("mfa:mfa-disable"), {"password": password, "code": new_codes[0]}, token=access3)
         self.req("GET", reverse("mfa:auth-me"), token=access3)
         self.req("POST", reverse("mfa:auth-refresh"), {"refresh": refresh3})
+
+        # change the password (wrong current password first); this session stays
+        changed = s.add("password", "Changed-" + secrets.token_urlsafe(18))
+        self.req("POST", reverse("mfa:password-change"), {"current_password": wrong_password, "new_password": changed},
+                 token=access3, expect=400)
+        self.req("POST", reverse("mfa:password-change"), {"current_password": password, "new_password": changed},
+                 token=access3, expect=204)
         self.req("POST", reverse("mfa:auth-logout"), {}, token=access3, expect=204)
         self.req("GET", reverse("mfa:auth-me"), token=access3, expect=401)
+
+        # reset it by email: a wrong token, the link, then the used link again
+        self.req("POST", reverse("mfa:password-reset"), {"email": email}, expect=202)
+        url, uid, token = self.reset_link(email)
+        s.add("reset link", url)
+        s.add("reset token", token)
+        reset = s.add("password", "Reset-" + secrets.token_urlsafe(18))
+        confirm = reverse("mfa:password-reset-confirm")
+        self.req("POST", confirm, {"uid": uid, "token": token[:-4] + "aaaa", "new_password": reset}, expect=400)
+        self.req("POST", confirm, {"uid": uid, "token": token, "new_password": reset}, expect=204)
+        self.req("POST", confirm, {"uid": uid, "token": token, "new_password": reset}, expect=400)
+        self.req("POST", reverse("mfa:auth-login"), {"email": email, "password": changed}, expect=401)
+        body = self.req("POST", reverse("mfa:auth-login"), {"email": email, "password": reset})
+        s.add("access token", body["access"])
+        s.add("refresh token", body["refresh"])
 
 
 def _assert_nothing_leaks(flow: Flow, log_text: str) -> None:
@@ -240,7 +270,14 @@ def test_full_flow_in_process_logs_no_secret_at_debug(api):
             values += [("recovery code hash", row.code_hash), ("recovery lookup tag", row.lookup)]
         return values
 
-    flow = Flow(call, stored)
+    def reset_link_sent(email: str) -> tuple[str, str, str]:
+        from django.core import mail
+
+        wait_for_background()
+        (message,) = [m for m in mail.outbox if m.to == [email] and "reset" in m.subject.lower()]
+        return reset_link(message.body)
+
+    flow = Flow(call, stored, reset_link_sent)
     with debug_logging() as capture:
         flow.run()
         status, _ = call("POST", reverse("mfa:auth-login"), None, None)  # no body at all
@@ -249,6 +286,8 @@ def test_full_flow_in_process_logs_no_secret_at_debug(api):
     _assert_nothing_leaks(flow, text)
     # the capture saw the request and security-event logs, so a leak there would have been found
     assert "security event mfa_enabled" in text and f"Unauthorized: {reverse('mfa:auth-me')}" in text
+    # and the password change and the reset, the email's job after the answer included
+    assert "security event password_changed" in text and "security event password_reset_requested" in text
 
 
 @pytest.mark.django_db(transaction=True)
@@ -274,8 +313,10 @@ def test_database_statement_logs_are_opt_in(make_user):
 def test_full_flow_on_a_live_site_logs_no_secret_at_debug(tmp_path):
     require_own_devdb()
     access_log = tmp_path / "access.log"
+    mail_dir = tmp_path / "mail"
     env = {**LIVE_ENV, "CACHE_DIR": str(tmp_path / "cache"), "LOG_LEVEL": "DEBUG",
-           "GUNICORN_LOGLEVEL": "debug", "GUNICORN_ACCESSLOG": str(access_log)}
+           "GUNICORN_LOGLEVEL": "debug", "GUNICORN_ACCESSLOG": str(access_log),
+           "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(mail_dir)}
     with live_site(extra_env=env) as site:
         client = Client(site.url)
 
@@ -296,7 +337,20 @@ def test_full_flow_on_a_live_site_logs_no_secret_at_debug(tmp_path):
             finally:
                 mongo.close()
 
-        flow = Flow(call, stored)
+        def reset_link_sent(email: str) -> tuple[str, str, str]:
+            """The link of the reset email to ``email`` in the file backend's directory (a file per
+            message, notifications too), once it is written whole (it ends with 79 dashes)."""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                for path in mail_dir.glob("*.log"):
+                    text = path.read_text(errors="replace")
+                    whole = text.rstrip().endswith("-" * 79)
+                    if f"To: {email}" in text and "/account/password/reset/" in text and whole:
+                        return reset_link(text)
+                time.sleep(0.1)
+            raise AssertionError(f"no reset email to {email} in {mail_dir}")
+
+        flow = Flow(call, stored, reset_link_sent)
         flow.run()
         r = client.post(reverse("mfa:auth-login"), None, headers={"Content-Type": "text/plain"})
         assert r.status == 415
@@ -305,4 +359,5 @@ def test_full_flow_on_a_live_site_logs_no_secret_at_debug(tmp_path):
     text = log + "\n" + access_log.read_text()
     _assert_nothing_leaks(flow, text)
     assert "security event mfa_disabled" in text and f"POST {reverse('mfa:mfa-login-verify')}" in text
+    assert "security event password_reset_requested" in text and f"POST {reverse('mfa:password-reset-confirm')}" in text
     assert "DEBUG" in log  # the site really logged at DEBUG

@@ -58,6 +58,18 @@ def test_known_unknown_and_inactive_addresses_get_the_same_bytes(api, make_user)
     assert [m.to for m in reset_emails()] == [["alice@example.com"]]
 
 
+def test_an_account_without_a_usable_password_gets_no_email(api, make_user):
+    """An unusable password (set_unusable_password: an account that signs in another way) has
+    nothing to reset: no email, and the same answer."""
+    make_user("alice@example.com")
+    sso = make_user("sso@example.com")
+    sso.set_unusable_password()
+    sso.save()
+    answers = [ask(api, email) for email in ("sso@example.com", "alice@example.com")]
+    assert {r.status_code for r in answers} == {202} and len({r.content for r in answers}) == 1
+    assert [m.to for m in reset_emails()] == [["alice@example.com"]]
+
+
 def test_the_request_itself_reads_no_account(api, user, django_assert_num_queries):
     """The answer is given before the address is looked up (no query on the request's thread),
     so its time cannot tell a known address from an unknown one."""
@@ -328,6 +340,41 @@ def test_per_address_limit_counts_known_and_unknown_alike(api, make_user, settin
     assert len(reset_emails()) == (5 if known else 0)
     clock.advance(601)
     assert ask(api, email, REMOTE_ADDR="203.0.113.50").status_code == 202
+
+
+def test_the_per_address_count_is_after_nfkc(api, settings):
+    """A fullwidth spelling of an address (NFKC: the same address) shares its count, as look-alike
+    identifiers share the password backoff (password_lockout.normalize_identifier)."""
+    settings.MFA = {**settings.MFA, "PASSWORD_RESET_RATE": "2/10m"}
+    spellings = ["target@example.com", "target@\uff45xample.com", "TARGET@\uff25XAMPLE.COM"]
+    assert len(set(spellings)) == 3
+    assert [ask(api, e, REMOTE_ADDR=f"203.0.113.{n + 1}").status_code for n, e in enumerate(spellings)] == [
+        202, 202, 429
+    ]
+
+
+def test_rate_limit_keys_hold_a_keyed_hash_never_the_address_or_ip(api, settings):
+    """Every cache key a reset request writes (mfa.ratelimit) names neither the address nor the
+    client IP, and depends on SECRET_KEY (a keyed hash: no dictionary of addresses finds them)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    settings.MFA = {**settings.MFA, "PASSWORD_RESET_RATE": "5/10m",
+                    "IP_RATES": {**settings.MFA["IP_RATES"], "password_reset": "10/hour"}}
+
+    def keys_written() -> set[str]:
+        backend = caches["default"]
+        assert isinstance(backend, LocMemCache)  # the suite's cache, whose keys can be listed
+        backend.clear()
+        assert ask(api, "Target.Person@example.com", REMOTE_ADDR="198.51.100.23").status_code == 202
+        return set(backend._cache)
+
+    keys = keys_written()
+    assert len(keys) == 2 and all(":mfa:rl:reset-" in key for key in keys), keys
+    for key in keys:
+        assert not any(part in key.lower() for part in ("target", "person", "example", "198.51.100.23")), key
+    settings.SECRET_KEY = "another secret key, long enough to be a real one 0123456789"
+    assert keys_written().isdisjoint(keys)
 
 
 def test_limits_are_off_with_none(api, settings):
