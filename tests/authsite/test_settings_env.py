@@ -5,9 +5,7 @@ authsite.env's parsers are also tested directly."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,24 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from authsite import env
 from authsite.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
 from mfa import ratelimit
+from tests.authsite.helpers import run_with_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 REAL_SECRET = "s" * 50
 REAL_JWT_KEY = "j" * 50
-# Variables the settings read; none may leak in from the test process (tests/settings.py sets some).
-SITE_VARS = {
-    "SECRET_KEY", "JWT_SIGNING_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "CACHE_DIR", "ALLOWED_HOSTS",
-    "SECURE_SSL_REDIRECT", "SECURE_COOKIES", "MFA_ENCRYPTION_KEYS", "DJANGO_SETTINGS_MODULE",
-    "AUTHSITE_TEST_DB_FROM_FIXTURE", "TRUST_X_FORWARDED_PROTO", "SECURE_HSTS_SECONDS",
-    "ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "CSRF_TRUSTED_ORIGINS", "TRUSTED_PROXIES",
-    "SECRET_KEY_FALLBACKS",
-    "SITE_URL", "PASSWORD_RESET_TIMEOUT", "PASSWORD_RESET_RATE", "AUTH_IP_RATE_PASSWORD_RESET",
-    "EMAIL_BACKEND", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD", "EMAIL_USE_TLS",
-    "EMAIL_FILE_PATH", "EMAIL_TIMEOUT", "DEFAULT_FROM_EMAIL", "SQLITE_TIMEOUT", "SQLITE_SYNCHRONOUS",
-    "WEBAUTHN_RP_ID", "WEBAUTHN_RP_NAME", "WEBAUTHN_ORIGINS", "MFA_PASSKEY_LOGIN", "AUTH_IP_RATE_PASSKEY_LOGIN",
-    "MFA_TRUST_DAYS",
-}
-
 READ_SETTINGS = """
 import json
 from django.conf import settings
@@ -59,13 +43,7 @@ print(json.dumps({
 
 def run_settings(**variables: str) -> subprocess.CompletedProcess:
     """Import authsite.settings in a new interpreter with only ``variables`` set."""
-    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
-    environ["DJANGO_SETTINGS_MODULE"] = "authsite.settings"
-    environ.update(variables)
-    return subprocess.run(
-        [sys.executable, "-c", READ_SETTINGS], cwd=ROOT, env=environ, capture_output=True, text=True,
-        timeout=60,
-    )
+    return run_with_settings(["-c", READ_SETTINGS], **variables)
 
 
 def settings_with(**variables: str) -> dict:
@@ -147,22 +125,12 @@ def test_debug_off_without_mfa_encryption_keys_refuses_to_start_naming_it():
 
 
 def test_manage_py_check_refuses_to_run_without_mfa_encryption_keys():
-    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
-    environ.update(
-        DJANGO_SETTINGS_MODULE="authsite.settings", DEBUG="0", SECRET_KEY=REAL_SECRET,
-        JWT_SIGNING_KEY=REAL_JWT_KEY, DATABASE_URL="sqlite://",
-    )
-    proc = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environ, capture_output=True, text=True,
-        timeout=60,
-    )
+    production = {"DEBUG": "0", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_JWT_KEY,
+                  "DATABASE_URL": "sqlite://"}
+    proc = run_with_settings(["manage.py", "check"], **production)
     assert proc.returncode != 0
     assert "ImproperlyConfigured: MFA_ENCRYPTION_KEYS is not set" in proc.stderr, proc.stderr[-2000:]
-    environ["MFA_ENCRYPTION_KEYS"] = REAL_MFA_KEY
-    proc = subprocess.run(
-        [sys.executable, "manage.py", "check"], cwd=ROOT, env=environ, capture_output=True, text=True,
-        timeout=60,
-    )
+    proc = run_with_settings(["manage.py", "check"], MFA_ENCRYPTION_KEYS=REAL_MFA_KEY, **production)
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 
@@ -416,10 +384,7 @@ print(json.dumps(out, default=str))
 
 
 def email_settings(**variables: str) -> dict:
-    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
-    environ.update(DJANGO_SETTINGS_MODULE="authsite.settings", **variables)
-    proc = subprocess.run([sys.executable, "-c", READ_EMAIL_SETTINGS], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=60)
+    proc = run_with_settings(["-c", READ_EMAIL_SETTINGS], **variables)
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
@@ -456,10 +421,7 @@ def test_email_and_reset_defaults():
 
 @pytest.mark.parametrize("value", ["example.org", "ftp://example.org", "https://", "https://x.org/?a=1"])
 def test_site_url_must_be_an_http_origin(value):
-    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
-    environ.update(DJANGO_SETTINGS_MODULE="authsite.settings", SITE_URL=value, **PRODUCTION)
-    proc = subprocess.run([sys.executable, "-c", READ_EMAIL_SETTINGS], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=60)
+    proc = run_with_settings(["-c", READ_EMAIL_SETTINGS], SITE_URL=value, **PRODUCTION)
     assert proc.returncode != 0 and "SITE_URL must be like" in proc.stderr
 
 

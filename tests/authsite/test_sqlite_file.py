@@ -8,16 +8,10 @@ connection per thread, as gunicorn's threads have."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from tests.authsite.test_settings_env import SITE_VARS
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.authsite.helpers import run_with_settings
 
 SCRIPT = r"""
 import json, sys, threading, time
@@ -79,12 +73,8 @@ print(json.dumps({"journal_mode": journal_mode, "synchronous": synchronous,
 
 
 def run(database_url: str, mode: str = "settings", **variables: str) -> dict:
-    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
-    environ.update(DJANGO_SETTINGS_MODULE="authsite.settings", DEBUG="1", DATABASE_URL=database_url)
-    environ.update(variables)
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, mode], cwd=ROOT, env=environ, capture_output=True, text=True,
-        timeout=120,
+    proc = run_with_settings(
+        ["-c", SCRIPT, mode], timeout=120, **{"DEBUG": "1", "DATABASE_URL": database_url, **variables}
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
