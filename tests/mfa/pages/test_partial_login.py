@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from mfa.models import AuthSession, SecurityEvent, TOTPDevice
+from mfa import sessions
+from mfa.events import UNKNOWN_CLIENT
+from mfa.models import AuthSession, RevokeReason, SecurityEvent, TOTPDevice, WebAuthnCredential
 from tests.helpers import PASSWORD, totp_now
 from tests.mfa.helpers import account_of
+from tests.webauthn_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,6 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def browser() -> Client:
     return Client()
+
+
+def post_json(browser: Client, name: str, body: dict | None = None):
+    return browser.post(reverse(f"mfa_pages:{name}"), json.dumps(body or {}), content_type="application/json")
 
 
 def sign_in(browser: Client, email: str, password: str = PASSWORD, next_url: str = ""):
@@ -111,6 +120,27 @@ def test_revoking_the_session_signs_the_browser_out(browser, user):
     r = browser.get(reverse("mfa_pages:home"))
     assert r.status_code == 302 and reverse("mfa_pages:login") in r["Location"]
     assert "_auth_user_id" not in browser.session
+
+
+def test_an_ended_session_cannot_call_the_json_endpoints(browser, user, clock, settings):
+    """Ending a browser's session row (API, admin, sessions page) signs it out of the pages' JSON
+    endpoints too: a 401 JSON answer, the browser signed out, no key registered."""
+    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"]}
+    sign_in(browser, user.email)
+    options = post_json(browser, "key_register_options").json()  # the ceremony starts while it is live
+    sessions.revoke_session(
+        user, browser.session["mfa.sid"], now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.REVOKED
+    )
+    r = post_json(browser, "key_register_verify", {
+        "ceremony_id": options["ceremony_id"], "credential": SoftAuthenticator().create(options["publicKey"]),
+        "name": "Blue",
+    })
+    assert r.status_code == 401 and r.json()["code"] == "session_ended" and r.json()["detail"]
+    assert r["WWW-Authenticate"].startswith("Bearer")
+    assert "_auth_user_id" not in browser.session and "mfa.sid" not in browser.session
+    assert not WebAuthnCredential.objects.exists() and account_of(user).key_count == 0
+    r = post_json(browser, "key_register_options")  # signed out now: as any anonymous browser
+    assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
 
 
 def test_enrol_page_shows_qr_and_secret_and_enables(browser, user, clock):
