@@ -92,6 +92,21 @@ def test_half_authenticated_state_expires_after_five_minutes(browser, user_with_
     assert "_auth_user_id" not in browser.session
 
 
+def test_a_pending_login_of_a_deactivated_user_is_dropped(browser, user_with_mfa, clock):
+    """An account deactivated between the password and the code: the right code completes
+    nothing, the unfinished sign-in is dropped and the browser starts over."""
+    sign_in(browser, user_with_mfa.email)
+    assert "mfa.pending" in browser.session
+    user_with_mfa.user.is_active = False
+    user_with_mfa.user.save()
+    sessions_before, logins_before = AuthSession.objects.count(), SecurityEvent.objects.filter(type="login").count()
+    r = browser.post(reverse("mfa_pages:challenge"), {"code": totp_now(user_with_mfa.secret, clock.now)})
+    assert r.status_code == 302 and r["Location"] == reverse("mfa_pages:login")
+    assert "mfa.pending" not in browser.session and "_auth_user_id" not in browser.session
+    assert AuthSession.objects.count() == sessions_before
+    assert SecurityEvent.objects.filter(type="login").count() == logins_before
+
+
 def test_recovery_code_completes_browser_login(browser, user_with_mfa):
     sign_in(browser, user_with_mfa.email)
     r = browser.post(reverse("mfa_pages:challenge"), {"code": user_with_mfa.recovery_codes[0]})
