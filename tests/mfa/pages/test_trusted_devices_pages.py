@@ -335,6 +335,31 @@ def test_the_admin_lists_and_revokes_trusted_devices(trusted, user_with_mfa, mak
     assert SecurityEvent.objects.filter(type="trusted_devices_revoked").count() == 1
 
 
+def test_the_admin_deletes_only_through_revoke_and_its_detail_shows_no_hash_or_fingerprint(
+    trusted, user_with_mfa, make_user
+):
+    admin_user = make_user("admin@example.com", is_staff=True, is_superuser=True)
+    admin = Client()
+    assert admin.post("/admin/login/?next=/admin/", {"username": admin_user.email, "password": PASSWORD}).status_code == 302
+    device = TrustedDevice.objects.get()
+    detail = f"/admin/mfa/trusteddevice/{device.pk}/"
+    r = admin.get(detail + "change/")
+    page = r.content.decode()
+    assert r.status_code == 200 and "Chrome on Linux" in page and user_with_mfa.email in page
+    for secret in (device.token_hash, device.password_fingerprint, device.factors_fingerprint):
+        assert secret not in page
+    assert "token_hash" not in page and "fingerprint" not in page.lower()
+    assert detail + "delete/" not in page  # no "Delete" link
+    # The delete view is refused: a device is forgotten only by "Revoke" (its event, the admin log).
+    assert admin.get(detail + "delete/").status_code == 403
+    assert admin.post(detail + "delete/", {"post": "yes"}).status_code == 403
+    admin.post("/admin/mfa/trusteddevice/", {"action": "delete_selected", "_selected_action": [str(device.pk)],
+                                             "post": "yes"})
+    assert TrustedDevice.objects.filter(pk=device.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+    assert not SecurityEvent.objects.filter(type="trusted_devices_revoked").exists()
+
+
 # --- helpers -----------------------------------------------------------------------------------------------
 
 
