@@ -217,6 +217,22 @@ def test_an_expired_device_is_ignored_and_its_entry_dropped(trusted, user_with_m
     assert r.cookies[COOKIE].value == "" and r.cookies[COOKIE]["max-age"] == 0  # its only entry
 
 
+def test_signing_in_on_a_trusted_browser_never_extends_its_expiry(browser, user_with_mfa, clock, settings):
+    settings.MFA = {**settings.MFA, "TRUST_DAYS": 1}
+    password_step(browser, user_with_mfa.email)
+    challenge(browser, user_with_mfa, clock)
+    expires_at = TrustedDevice.objects.get().expires_at
+    sign_out(browser)
+    clock.advance(DAY - 60)
+    r = password_step(browser, user_with_mfa.email)
+    assert r["Location"] == reverse(HOME) and this_row(browser).amr_list == ["pwd", "tdev"]
+    device = TrustedDevice.objects.get()
+    assert device.last_used_at == clock.now and device.expires_at == expires_at
+    sign_out(browser)
+    clock.advance(61)  # a day after the code: the trust is over, however recently it was used
+    assert is_challenged(password_step(browser, user_with_mfa.email), browser)
+
+
 def test_a_password_change_ends_the_trust(trusted, user_with_mfa, clock):
     r = trusted.post(reverse("mfa_pages:password_change"), {
         "current_password": PASSWORD, "new_password1": "a new long passphrase", "new_password2": "a new long passphrase",
