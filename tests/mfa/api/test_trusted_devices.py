@@ -197,6 +197,9 @@ def test_refresh_reuse_in_a_session_the_device_started_ends_the_trust(api, user_
     refresh = again["refresh"]
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json").status_code == 200
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json").status_code == 401
+    assert not TrustedDevice.objects.exists()
+    (event,) = SecurityEvent.objects.filter(type="trusted_devices_revoked")
+    assert event.user_id == user_with_mfa.user.pk and event.details == {"count": 1, "reason": "refresh_reuse"}
     assert device_login(api, user_with_mfa.email, body["device_token"]).json()["requires_mfa"] is True
 
 
