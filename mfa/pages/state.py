@@ -64,15 +64,11 @@ def pending_user(request: HttpRequest) -> Any:
 
 
 def pending_binding(request: HttpRequest) -> str | None:
-    """The random id this browser's pending login binds its security-key ceremonies to (a
-    pending state made before it existed gets one now), or None when no login is pending."""
+    """The random id this browser's pending login binds its security-key ceremonies to (made by
+    ``begin_partial_login`` with the state), or None when no login is pending."""
     pending = pending_login(request)
-    if pending is None:
-        return None
-    if not isinstance(pending.get("binding"), str):
-        pending["binding"] = secrets.token_urlsafe(24)
-        request.session.modified = True
-    return pending["binding"]
+    binding = pending.get("binding") if pending is not None else None
+    return binding if isinstance(binding, str) else None
 
 
 def begin_partial_login(request: HttpRequest, user: Any) -> None:
