@@ -33,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from mfa import policy, sessions
 from mfa.adapter import get_adapter
-from mfa.pages.state import REMINDED_KEY, SID_KEY, pending_login
+from mfa.pages.state import LIVE_ROW_ATTR, REMINDED_KEY, SID_KEY, pending_login
 from mfa.policy import EnrolmentState
 
 
@@ -118,6 +118,7 @@ class PartialLoginMiddleware:
                     return _json(get_adapter().get_error_message("session_ended"), "session_ended", 401)
                 messages.info(request, _("Your session has ended. Please sign in again."))
                 return redirect(_login_url(request))
+            setattr(request, LIVE_ROW_ATTR, row)  # for views.browser_session
             user = row.user
         if is_api:
             return None

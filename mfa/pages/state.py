@@ -35,6 +35,9 @@ from mfa.tokens import AMR
 PENDING_KEY = "mfa.pending"
 SID_KEY = "mfa.sid"
 REMINDED_KEY = "mfa.reminded"
+# The request attribute where the middleware keeps the AuthSession row it found live for the
+# cookie's ``"mfa.sid"`` (its user and their MFA rows loaded), so views do not read it again.
+LIVE_ROW_ATTR = "_mfa_live_session"
 
 
 def pending_login(request: HttpRequest) -> dict[str, Any] | None:

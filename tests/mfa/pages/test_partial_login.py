@@ -158,6 +158,30 @@ def test_an_ended_session_cannot_call_the_json_endpoints(browser, user, clock, s
     assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
 
 
+def test_browser_session_uses_the_middlewares_row_only_for_its_session_id(user):
+    """Without the middleware's row (or with one kept for another session id, as after a login in
+    the same request), browser_session reads the cookie's row, live or not."""
+    from django.test import RequestFactory
+
+    from mfa.pages.state import LIVE_ROW_ATTR, SID_KEY
+    from mfa.pages.views import browser_session
+
+    now = timezone.now()
+    row = sessions.create_session(user, amr=["pwd"], now=now, client=UNKNOWN_CLIENT)
+    other = sessions.create_session(user, amr=["pwd"], now=now, client=UNKNOWN_CLIENT)
+    request = RequestFactory().get("/")
+    request.session = {SID_KEY: str(row.pk)}
+    assert browser_session(request).pk == row.pk
+    setattr(request, LIVE_ROW_ATTR, other)
+    assert browser_session(request).pk == row.pk
+    sessions.revoke_session(user, str(row.pk), now=now, client=UNKNOWN_CLIENT, reason=RevokeReason.REVOKED)
+    assert browser_session(request) is None
+    setattr(request, LIVE_ROW_ATTR, row)  # the middleware's row for this session id is used as is
+    assert browser_session(request) is row
+    request.session = {}
+    assert browser_session(request) is None
+
+
 def test_enrol_page_shows_qr_and_secret_and_enables(browser, user, clock):
     sign_in(browser, user.email)
     r = browser.get(reverse("mfa_pages:enrol"))
