@@ -213,7 +213,9 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
 @mfa_enrolment_view
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    session = browser_session(request)
+    # The session row's user carries the MFA rows: the questions below need no query then.
+    user = session.user if session is not None and session.user_id == request.user.pk else request.user
     account = factors.account_of(user)
     return render(request, "mfa/home.html", {
         "device": factors.confirmed_totp_device_of(user),

@@ -41,6 +41,15 @@ def reading(sql: list[str], table: str) -> list[str]:
     return [q for q in sql if table in q]
 
 
+def test_the_account_page_reads_the_session_row_once_and_no_factor_row_again(signed_in):
+    sql = get(signed_in, "home")
+    # Django's session, the user, the session row with the user's MFA rows: the page's factor
+    # questions are answered from that row.
+    assert len(sql) == 3, sql
+    (row,) = reading(sql, "mfa_authsession")
+    assert [q for q in sql if "mfa_totpdevice" in q or "mfa_mfaaccount" in q] == [row], sql
+
+
 @pytest.mark.parametrize("page", ["keys", "trusted_devices"])
 def test_pages_with_the_browsers_session_read_its_row_once(signed_in, page):
     sql = get(signed_in, page)
