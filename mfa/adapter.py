@@ -54,6 +54,8 @@ class DefaultMFAAdapter:
         "invalid_credential": _("The security key's answer could not be verified."),
         # A browser half-way through signing in calls an API view.
         "mfa_required": _("Finish signing in with your second factor."),
+        # A browser whose session was ended (API, admin, sessions page) calls a JSON view.
+        "session_ended": _("Your session has ended. Please sign in again."),
         # IsMFAComplete and RecentSecondFactor refusals.
         "second_factor_required": _("This action needs a login with a second factor."),
         "reauthentication_required": _(

@@ -176,14 +176,20 @@ def rotate_refresh(raw: str, *, now: datetime, client: ClientInfo) -> TokenPair:
         if _revoke(session, now=now, reason=RevokeReason.REFRESH_REUSE):
             emit(EventType.REFRESH_REUSE, session.user, client, session_id=str(session.pk))
             if session.trusted_device_id is not None:
-                # Someone else holds this session's refresh token: the device that started it is
-                # trusted no more.
-                TrustedDevice.objects.filter(pk=session.trusted_device_id).delete()
+                _forget_device(session, client)
         raise InvalidToken()
     session.refresh_jti = new_jti
     session.last_used_at = now
     access, refresh = _pair(session)
     return TokenPair(access, refresh, session)
+
+
+def _forget_device(session: AuthSession, client: ClientInfo) -> None:
+    """Someone else holds the refresh token of a session a trusted device started: that device is
+    trusted no more, recorded as every other revocation is (mfa.trusted_devices.revoke_all's event;
+    that module builds on this one, so it cannot be called from here)."""
+    if TrustedDevice.objects.filter(pk=session.trusted_device_id).delete()[0]:
+        emit(EventType.TRUSTED_DEVICES_REVOKED, session.user, client, count=1, reason="refresh_reuse")
 
 
 def _revoke(session: AuthSession, *, now: datetime, reason: RevokeReason) -> bool:

@@ -13,7 +13,7 @@ mfa_enabled = Signal()
 # A user trusted the device they gave a second factor on. Args: device_id, name.
 device_trusted = Signal()
 # Trusted devices were forgotten. Args: count, reason ("revoked", "revoked_all", "logout_all",
-# "password_changed", "factors_changed", "mfa_disabled").
+# "password_changed", "factors_changed", "mfa_disabled", "refresh_reuse").
 trusted_devices_revoked = Signal()
 # A further second factor was added to an account that already had MFA on. Args: method ("totp" or
 # "webauthn"), name (a security key's name; empty for TOTP).

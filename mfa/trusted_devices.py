@@ -140,17 +140,16 @@ def device_for_login(user: Any, token: Any, *, now: datetime) -> TrustedDevice |
 
 
 def login(user: Any, device: TrustedDevice, *, now: datetime, client: ClientInfo) -> TokenPair:
-    """A password login on a trusted device: a session whose ``amr`` says so (``tdev``), no
-    second-factor time."""
-    TrustedDevice.objects.filter(pk=device.pk).update(last_used_at=now)
-    return sessions.create_session_and_tokens(
-        user, amr=[AMR.PASSWORD, AMR.TRUSTED_DEVICE], now=now, client=client, trusted_device=device
-    )
+    """An API password login on a trusted device: ``start_session``'s session and its first
+    token pair."""
+    return sessions.token_pair(start_session(user, device, now=now, client=client))
 
 
 def start_session(user: Any, device: TrustedDevice, *, now: datetime, client: ClientInfo) -> AuthSession:
-    """A browser (cookie session) password login on a trusted device: the session row, ``amr``
-    ``pwd tdev`` as for ``login``, and the device's last use recorded."""
+    """A password login on a trusted device (the browser's, and the API's through ``login``): a
+    session whose ``amr`` says so (``pwd tdev``), no second-factor time, and the device's last use
+    recorded. Its absolute expiry never moves: it counts from the second factor it was trusted
+    after, however often it is used."""
     TrustedDevice.objects.filter(pk=device.pk).update(last_used_at=now)
     return sessions.create_session(
         user, amr=[AMR.PASSWORD, AMR.TRUSTED_DEVICE], now=now, client=client, trusted_device=device

@@ -8,6 +8,9 @@ framework views, and views marked ``@mfa_json``) answer 401 JSON. The state expi
 MFA["MFA_TOKEN_LIFETIME"] (5 minutes). A correct code completes the login through
 ``django.contrib.auth.login``, which rotates the session key.
 
+A completed browser login whose session row ended (in the API, the admin or the sessions page) or
+expired is signed out: pages redirect to the sign-in page, JSON views answer 401 ``session_ended``.
+
 It also applies mandatory MFA (the adapter's is_mfa_required) to pages: past the grace period a
 user without MFA reaches only enrolment and logout.
 """
@@ -30,7 +33,7 @@ from django.utils.translation import gettext as _
 
 from mfa import policy, sessions
 from mfa.adapter import get_adapter
-from mfa.pages.state import REMINDED_KEY, SID_KEY, pending_login
+from mfa.pages.state import LIVE_ROW_ATTR, REMINDED_KEY, SID_KEY, pending_login
 from mfa.policy import EnrolmentState
 
 
@@ -102,16 +105,23 @@ class PartialLoginMiddleware:
                 return _json(get_adapter().get_error_message("mfa_required"), "mfa_required", 401)
             return redirect(_page_url("challenge", request.get_full_path()))
         user = request.user
-        if not user.is_authenticated or is_api:
+        if not user.is_authenticated:
             return None
         sid = request.session.get(SID_KEY)
         if sid is not None:
             row = sessions.live_session(sid, now=timezone.now())
             if row is None or row.user_id != user.pk:
+                # Its session row ended (API, admin, sessions page) or expired: signed out, JSON
+                # views included (they read the same cookie login).
                 logout(request)
+                if is_api:
+                    return _json(get_adapter().get_error_message("session_ended"), "session_ended", 401)
                 messages.info(request, _("Your session has ended. Please sign in again."))
                 return redirect(_login_url(request))
+            setattr(request, LIVE_ROW_ATTR, row)  # for views.browser_session
             user = row.user
+        if is_api:
+            return None
         state = policy.enrolment_state(user, now=timezone.now())
         if state == EnrolmentState.REQUIRED and not (
             getattr(view_func, "mfa_enrolment", False) or getattr(view_func, "mfa_exempt", False)

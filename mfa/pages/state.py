@@ -35,6 +35,9 @@ from mfa.tokens import AMR
 PENDING_KEY = "mfa.pending"
 SID_KEY = "mfa.sid"
 REMINDED_KEY = "mfa.reminded"
+# The request attribute where the middleware keeps the AuthSession row it found live for the
+# cookie's ``"mfa.sid"`` (its user and their MFA rows loaded), so views do not read it again.
+LIVE_ROW_ATTR = "_mfa_live_session"
 
 
 def pending_login(request: HttpRequest) -> dict[str, Any] | None:
@@ -64,15 +67,11 @@ def pending_user(request: HttpRequest) -> Any:
 
 
 def pending_binding(request: HttpRequest) -> str | None:
-    """The random id this browser's pending login binds its security-key ceremonies to (a
-    pending state made before it existed gets one now), or None when no login is pending."""
+    """The random id this browser's pending login binds its security-key ceremonies to (made by
+    ``begin_partial_login`` with the state), or None when no login is pending."""
     pending = pending_login(request)
-    if pending is None:
-        return None
-    if not isinstance(pending.get("binding"), str):
-        pending["binding"] = secrets.token_urlsafe(24)
-        request.session.modified = True
-    return pending["binding"]
+    binding = pending.get("binding") if pending is not None else None
+    return binding if isinstance(binding, str) else None
 
 
 def begin_partial_login(request: HttpRequest, user: Any) -> None:

@@ -51,7 +51,7 @@ from mfa.pages.forms import (
     SetNewPasswordForm,
 )
 from mfa.pages.middleware import mfa_enrolment_view, mfa_exempt
-from mfa.pages.state import SID_KEY, pending_login, pending_user
+from mfa.pages.state import LIVE_ROW_ATTR, SID_KEY, pending_login, pending_user
 from mfa.tokens import AMR
 
 
@@ -65,9 +65,16 @@ def _next_url(request: HttpRequest, default: str) -> str:
 
 
 def browser_session(request: HttpRequest) -> Any:
-    """The AuthSession row of this browser's completed login (for step-up rules), or None."""
+    """The AuthSession row of this browser's completed login (for step-up rules), its user and
+    their MFA rows loaded, or None. The row the middleware found live for this request's session
+    id when it did (no second read), else read now."""
     sid = request.session.get(SID_KEY)
-    return sessions.live_session(sid, now=timezone.now()) if sid else None
+    if not sid:
+        return None
+    kept = getattr(request, LIVE_ROW_ATTR, None)
+    if kept is not None and str(kept.pk) == str(sid):
+        return kept
+    return sessions.live_session(sid, now=timezone.now())
 
 
 def webauthn_available() -> bool:
@@ -206,7 +213,9 @@ def challenge(request: HttpRequest) -> HttpResponseBase:
 @mfa_enrolment_view
 @never_cache
 def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
+    session = browser_session(request)
+    # The session row's user carries the MFA rows: the questions below need no query then.
+    user = session.user if session is not None and session.user_id == request.user.pk else request.user
     account = factors.account_of(user)
     return render(request, "mfa/home.html", {
         "device": factors.confirmed_totp_device_of(user),

@@ -7,8 +7,9 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from mfa.models import SecurityEvent, TrustedDevice
-from tests.helpers import PASSWORD, bearer, claims, login, totp_now
+from mfa.models import SecurityEvent, TOTPDevice, TrustedDevice, WebAuthnCredential
+from tests.helpers import PASSWORD, bearer, claims, login, mfa_login, totp_now
+from tests.webauthn_authenticator import SoftAuthenticator
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.mfa.api.urls_permissions")]
 
@@ -27,6 +28,36 @@ def trusting_login(api, mfa_user, clock, *, trust=True, code=None):
 def device_login(api, email, device_token, password=PASSWORD):
     return api.post(reverse("mfa:auth-login"), {"email": email, "password": password, "device_token": device_token},
                     format="json")
+
+
+@pytest.fixture
+def webauthn_on(settings):
+    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"]}
+
+
+def add_key(api, access, name="Blue key"):
+    """Register a security key over the API from a session that has just given a second factor."""
+    bearer(api, access)
+    options = api.post(reverse("mfa:webauthn-register-options"), {}, format="json").json()
+    r = api.post(reverse("mfa:webauthn-register-verify"), {
+        "ceremony_id": options["ceremony_id"], "credential": SoftAuthenticator().create(options["publicKey"]),
+        "name": name,
+    }, format="json")
+    api.credentials()
+    assert r.status_code == 201, r.content
+    return r.json()
+
+
+@pytest.fixture
+def totp_and_key(api, user_with_mfa, clock, webauthn_on):
+    """``user_with_mfa`` with a security key too, added before any device is trusted."""
+    add_key(api, mfa_login(api, user_with_mfa, clock)["access"])
+    clock.advance(30)  # that login's TOTP step is used
+    return user_with_mfa
+
+
+def trust_revocations():
+    return [e.details for e in SecurityEvent.objects.filter(type="trusted_devices_revoked")]
 
 
 def test_trust_then_a_password_login_skips_the_code(api, user_with_mfa, clock):
@@ -166,6 +197,9 @@ def test_refresh_reuse_in_a_session_the_device_started_ends_the_trust(api, user_
     refresh = again["refresh"]
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json").status_code == 200
     assert api.post(reverse("mfa:auth-refresh"), {"refresh": refresh}, format="json").status_code == 401
+    assert not TrustedDevice.objects.exists()
+    (event,) = SecurityEvent.objects.filter(type="trusted_devices_revoked")
+    assert event.user_id == user_with_mfa.user.pk and event.details == {"count": 1, "reason": "refresh_reuse"}
     assert device_login(api, user_with_mfa.email, body["device_token"]).json()["requires_mfa"] is True
 
 
@@ -187,3 +221,45 @@ def test_a_trusted_device_session_passes_is_mfa_complete_but_never_step_up(api, 
     fresh = device_login(api, user_with_mfa.email, token).json()["access"]
     bearer(api, fresh)
     assert api.get("/host/mfa-complete").status_code == 403
+
+
+def test_adding_a_factor_ends_the_trust(api, user_with_mfa, clock, webauthn_on):
+    body = trusting_login(api, user_with_mfa, clock)
+    add_key(api, body["access"])  # this session gave a code just now: it may add a key
+    assert not TrustedDevice.objects.exists()  # forgotten (flows.factor_added), not just stale
+    assert trust_revocations() == [{"count": 1, "reason": "factors_changed"}]
+    assert device_login(api, user_with_mfa.email, body["device_token"]).json()["requires_mfa"] is True
+
+
+def test_removing_one_of_two_factors_ends_the_trust(api, totp_and_key, clock):
+    body = trusting_login(api, totp_and_key, clock)
+    assert TrustedDevice.objects.count() == 1
+    bearer(api, body["access"])
+    assert api.delete(reverse("mfa:mfa-totp")).status_code == 204  # the key remains: MFA stays on
+    api.credentials()
+    assert WebAuthnCredential.objects.filter(user=totp_and_key.user).exists()
+    assert not TrustedDevice.objects.exists()  # forgotten (flows.factor_removed), not just stale
+    assert trust_revocations() == [{"count": 1, "reason": "factors_changed"}]
+    r = device_login(api, totp_and_key.email, body["device_token"]).json()
+    assert r["requires_mfa"] is True and r["methods"] == ["webauthn", "recovery_code"]
+
+
+def test_a_password_set_without_the_use_case_still_ends_the_trust(api, user_with_mfa, clock):
+    """The device is bound to the password it was trusted with: a password set by other code
+    (set_password and save, which forgets no device) makes the token stale."""
+    token = trusting_login(api, user_with_mfa, clock)["device_token"]
+    user_with_mfa.user.set_password("a password set elsewhere")
+    user_with_mfa.user.save()
+    assert TrustedDevice.objects.count() == 1 and trust_revocations() == []
+    r = device_login(api, user_with_mfa.email, token, password="a password set elsewhere")
+    assert r.status_code == 200 and r.json()["requires_mfa"] is True
+
+
+def test_a_factor_set_changed_without_the_use_case_still_ends_the_trust(api, totp_and_key, clock):
+    """The device is bound to the set of factors it was trusted with: a key deleted by other code
+    (no flows.factor_removed, so no device forgotten) makes the token stale."""
+    token = trusting_login(api, totp_and_key, clock)["device_token"]
+    WebAuthnCredential.objects.filter(user=totp_and_key.user).delete()
+    assert TOTPDevice.objects.filter(user=totp_and_key.user, confirmed=True).exists()
+    assert TrustedDevice.objects.count() == 1 and trust_revocations() == []
+    assert device_login(api, totp_and_key.email, token).json()["requires_mfa"] is True

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
-from mfa.models import AuthSession, SecurityEvent, TOTPDevice
+from mfa import sessions
+from mfa.events import UNKNOWN_CLIENT
+from mfa.models import AuthSession, RevokeReason, SecurityEvent, TOTPDevice, WebAuthnCredential
 from tests.helpers import PASSWORD, totp_now
 from tests.mfa.helpers import account_of
+from tests.webauthn_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,6 +23,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def browser() -> Client:
     return Client()
+
+
+def post_json(browser: Client, name: str, body: dict | None = None):
+    return browser.post(reverse(f"mfa_pages:{name}"), json.dumps(body or {}), content_type="application/json")
 
 
 def sign_in(browser: Client, email: str, password: str = PASSWORD, next_url: str = ""):
@@ -83,6 +92,21 @@ def test_half_authenticated_state_expires_after_five_minutes(browser, user_with_
     assert "_auth_user_id" not in browser.session
 
 
+def test_a_pending_login_of_a_deactivated_user_is_dropped(browser, user_with_mfa, clock):
+    """An account deactivated between the password and the code: the right code completes
+    nothing, the unfinished sign-in is dropped and the browser starts over."""
+    sign_in(browser, user_with_mfa.email)
+    assert "mfa.pending" in browser.session
+    user_with_mfa.user.is_active = False
+    user_with_mfa.user.save()
+    sessions_before, logins_before = AuthSession.objects.count(), SecurityEvent.objects.filter(type="login").count()
+    r = browser.post(reverse("mfa_pages:challenge"), {"code": totp_now(user_with_mfa.secret, clock.now)})
+    assert r.status_code == 302 and r["Location"] == reverse("mfa_pages:login")
+    assert "mfa.pending" not in browser.session and "_auth_user_id" not in browser.session
+    assert AuthSession.objects.count() == sessions_before
+    assert SecurityEvent.objects.filter(type="login").count() == logins_before
+
+
 def test_recovery_code_completes_browser_login(browser, user_with_mfa):
     sign_in(browser, user_with_mfa.email)
     r = browser.post(reverse("mfa_pages:challenge"), {"code": user_with_mfa.recovery_codes[0]})
@@ -111,6 +135,51 @@ def test_revoking_the_session_signs_the_browser_out(browser, user):
     r = browser.get(reverse("mfa_pages:home"))
     assert r.status_code == 302 and reverse("mfa_pages:login") in r["Location"]
     assert "_auth_user_id" not in browser.session
+
+
+def test_an_ended_session_cannot_call_the_json_endpoints(browser, user, clock, settings):
+    """Ending a browser's session row (API, admin, sessions page) signs it out of the pages' JSON
+    endpoints too: a 401 JSON answer, the browser signed out, no key registered."""
+    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"]}
+    sign_in(browser, user.email)
+    options = post_json(browser, "key_register_options").json()  # the ceremony starts while it is live
+    sessions.revoke_session(
+        user, browser.session["mfa.sid"], now=timezone.now(), client=UNKNOWN_CLIENT, reason=RevokeReason.REVOKED
+    )
+    r = post_json(browser, "key_register_verify", {
+        "ceremony_id": options["ceremony_id"], "credential": SoftAuthenticator().create(options["publicKey"]),
+        "name": "Blue",
+    })
+    assert r.status_code == 401 and r.json()["code"] == "session_ended" and r.json()["detail"]
+    assert r["WWW-Authenticate"].startswith("Bearer")
+    assert "_auth_user_id" not in browser.session and "mfa.sid" not in browser.session
+    assert not WebAuthnCredential.objects.exists() and account_of(user).key_count == 0
+    r = post_json(browser, "key_register_options")  # signed out now: as any anonymous browser
+    assert r.status_code == 401 and r.json()["code"] == "not_authenticated"
+
+
+def test_browser_session_uses_the_middlewares_row_only_for_its_session_id(user):
+    """Without the middleware's row (or with one kept for another session id, as after a login in
+    the same request), browser_session reads the cookie's row, live or not."""
+    from django.test import RequestFactory
+
+    from mfa.pages.state import LIVE_ROW_ATTR, SID_KEY
+    from mfa.pages.views import browser_session
+
+    now = timezone.now()
+    row = sessions.create_session(user, amr=["pwd"], now=now, client=UNKNOWN_CLIENT)
+    other = sessions.create_session(user, amr=["pwd"], now=now, client=UNKNOWN_CLIENT)
+    request = RequestFactory().get("/")
+    request.session = {SID_KEY: str(row.pk)}
+    assert browser_session(request).pk == row.pk
+    setattr(request, LIVE_ROW_ATTR, other)
+    assert browser_session(request).pk == row.pk
+    sessions.revoke_session(user, str(row.pk), now=now, client=UNKNOWN_CLIENT, reason=RevokeReason.REVOKED)
+    assert browser_session(request) is None
+    setattr(request, LIVE_ROW_ATTR, row)  # the middleware's row for this session id is used as is
+    assert browser_session(request) is row
+    request.session = {}
+    assert browser_session(request) is None
 
 
 def test_enrol_page_shows_qr_and_secret_and_enables(browser, user, clock):

@@ -217,6 +217,22 @@ def test_an_expired_device_is_ignored_and_its_entry_dropped(trusted, user_with_m
     assert r.cookies[COOKIE].value == "" and r.cookies[COOKIE]["max-age"] == 0  # its only entry
 
 
+def test_signing_in_on_a_trusted_browser_never_extends_its_expiry(browser, user_with_mfa, clock, settings):
+    settings.MFA = {**settings.MFA, "TRUST_DAYS": 1}
+    password_step(browser, user_with_mfa.email)
+    challenge(browser, user_with_mfa, clock)
+    expires_at = TrustedDevice.objects.get().expires_at
+    sign_out(browser)
+    clock.advance(DAY - 60)
+    r = password_step(browser, user_with_mfa.email)
+    assert r["Location"] == reverse(HOME) and this_row(browser).amr_list == ["pwd", "tdev"]
+    device = TrustedDevice.objects.get()
+    assert device.last_used_at == clock.now and device.expires_at == expires_at
+    sign_out(browser)
+    clock.advance(61)  # a day after the code: the trust is over, however recently it was used
+    assert is_challenged(password_step(browser, user_with_mfa.email), browser)
+
+
 def test_a_password_change_ends_the_trust(trusted, user_with_mfa, clock):
     r = trusted.post(reverse("mfa_pages:password_change"), {
         "current_password": PASSWORD, "new_password1": "a new long passphrase", "new_password2": "a new long passphrase",
@@ -333,6 +349,31 @@ def test_the_admin_lists_and_revokes_trusted_devices(trusted, user_with_mfa, mak
     entry = LogEntry.objects.get(action_flag=DELETION)
     assert entry.object_id == str(device.pk) and entry.user_id == admin_user.pk
     assert SecurityEvent.objects.filter(type="trusted_devices_revoked").count() == 1
+
+
+def test_the_admin_deletes_only_through_revoke_and_its_detail_shows_no_hash_or_fingerprint(
+    trusted, user_with_mfa, make_user
+):
+    admin_user = make_user("admin@example.com", is_staff=True, is_superuser=True)
+    admin = Client()
+    assert admin.post("/admin/login/?next=/admin/", {"username": admin_user.email, "password": PASSWORD}).status_code == 302
+    device = TrustedDevice.objects.get()
+    detail = f"/admin/mfa/trusteddevice/{device.pk}/"
+    r = admin.get(detail + "change/")
+    page = r.content.decode()
+    assert r.status_code == 200 and "Chrome on Linux" in page and user_with_mfa.email in page
+    for secret in (device.token_hash, device.password_fingerprint, device.factors_fingerprint):
+        assert secret not in page
+    assert "token_hash" not in page and "fingerprint" not in page.lower()
+    assert detail + "delete/" not in page  # no "Delete" link
+    # The delete view is refused: a device is forgotten only by "Revoke" (its event, the admin log).
+    assert admin.get(detail + "delete/").status_code == 403
+    assert admin.post(detail + "delete/", {"post": "yes"}).status_code == 403
+    admin.post("/admin/mfa/trusteddevice/", {"action": "delete_selected", "_selected_action": [str(device.pk)],
+                                             "post": "yes"})
+    assert TrustedDevice.objects.filter(pk=device.pk).exists()
+    assert not LogEntry.objects.filter(action_flag=DELETION).exists()
+    assert not SecurityEvent.objects.filter(type="trusted_devices_revoked").exists()
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
