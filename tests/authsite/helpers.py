@@ -9,6 +9,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+REAL_SECRET = "s" * 50
+REAL_JWT_KEY = "j" * 50
+REAL_MFA_KEY = "cmVhbC1tZmEtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
+# The variables a production site (DEBUG off) must set.
+PRODUCTION = {
+    "DEBUG": "0", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_JWT_KEY, "MFA_ENCRYPTION_KEYS": REAL_MFA_KEY,
+}
 
 # Variables the settings read; none may leak in from the test process (tests/settings.py sets some).
 SITE_VARS = {

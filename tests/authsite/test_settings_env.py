@@ -14,10 +14,8 @@ from django.core.exceptions import ImproperlyConfigured
 from authsite import env
 from authsite.settings import DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY
 from mfa import ratelimit
-from tests.authsite.helpers import run_with_settings
+from tests.authsite.helpers import PRODUCTION, REAL_JWT_KEY, REAL_MFA_KEY, REAL_SECRET, run_with_settings
 
-REAL_SECRET = "s" * 50
-REAL_JWT_KEY = "j" * 50
 READ_SETTINGS = """
 import json
 from django.conf import settings
@@ -61,10 +59,6 @@ def refusal(**variables: str) -> str:
     return last.split(": ", 1)[1]
 
 
-REAL_MFA_KEY = "cmVhbC1tZmEtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM="
-PRODUCTION = {
-    "DEBUG": "0", "SECRET_KEY": REAL_SECRET, "JWT_SIGNING_KEY": REAL_JWT_KEY, "MFA_ENCRYPTION_KEYS": REAL_MFA_KEY,
-}
 
 
 # --- Secrets ----------------------------------------------------------------------------------------

@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-import subprocess
-import sys
 from http import HTTPStatus
-from pathlib import Path
 
 import pytest
 
@@ -19,6 +15,7 @@ from mfa.checks import check_webauthn_origins
 from mfa.exceptions import CounterRegression, InvalidCredential, WebAuthnNotConfigured
 from mfa.methods import webauthn
 from mfa.methods.webauthn import RelyingParty
+from tests.authsite.helpers import PRODUCTION, run_with_settings
 from tests.webauthn_authenticator import SoftAuthenticator, b64url, unb64url
 
 RP = RelyingParty(id="localhost", name="AuthSite", origins=("http://localhost:8000",))
@@ -652,7 +649,6 @@ def test_manage_py_check_reports_e005(settings):
         call_command("check")
 
 
-ROOT = Path(__file__).resolve().parents[3]
 READ_WEBAUTHN_SETTINGS = """
 import json
 from django.conf import settings
@@ -663,12 +659,7 @@ print(json.dumps({k: m[k] for k in ("WEBAUTHN_RP_ID", "WEBAUTHN_RP_NAME", "WEBAU
 
 
 def webauthn_env_settings(**variables: str) -> dict:
-    from tests.authsite.test_settings_env import PRODUCTION, SITE_VARS
-
-    environ = {k: v for k, v in os.environ.items() if k not in SITE_VARS}
-    environ.update(DJANGO_SETTINGS_MODULE="authsite.settings", **PRODUCTION, **variables)
-    proc = subprocess.run([sys.executable, "-c", READ_WEBAUTHN_SETTINGS], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=60)
+    proc = run_with_settings(["-c", READ_WEBAUTHN_SETTINGS], **{**PRODUCTION, **variables})
     assert proc.returncode == 0, proc.stderr[-2000:]
     return json.loads(proc.stdout)
 
