@@ -102,6 +102,13 @@ def user_with_mfa(api, user, clock) -> MFAUser:
     return mfa_user
 
 
+@pytest.fixture
+def webauthn_on(settings):
+    """Security keys configured for the software authenticator's browser (tests.webauthn_authenticator:
+    RP ID localhost, origin http://localhost:8000, which py_webauthn compares exactly)."""
+    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"]}
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
     """Throttle and password-backoff state lives in the cache: no test sees another's."""

@@ -14,15 +14,10 @@ from mfa.models import MFAAccount, RecoveryCode, WebAuthnCredential
 from tests.helpers import PASSWORD
 from tests.webauthn_authenticator import SoftAuthenticator
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webauthn_on")]
 
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")
 USERS = "/admin/accounts/user/"
-
-
-@pytest.fixture(autouse=True)
-def webauthn_on(settings):
-    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"]}
 
 
 @pytest.fixture

@@ -16,14 +16,7 @@ from tests.helpers import PASSWORD, bearer, claims, login
 from tests.mfa.helpers import ME, account_of
 from tests.webauthn_authenticator import SoftAuthenticator, b64url
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def webauthn_on(settings):
-    settings.MFA = {
-        **settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": ["http://localhost:8000"],
-    }
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webauthn_on")]
 
 
 def post(api, name: str, body: dict, access: str | None = None, **kwargs):

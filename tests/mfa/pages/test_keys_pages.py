@@ -15,14 +15,9 @@ from tests.helpers import PASSWORD
 from tests.mfa.helpers import account_of
 from tests.webauthn_authenticator import SoftAuthenticator
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webauthn_on")]
 
 ORIGIN = "http://localhost:8000"  # the soft authenticator's origin; py_webauthn compares it exactly
-
-
-@pytest.fixture(autouse=True)
-def webauthn_on(settings):
-    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": [ORIGIN]}
 
 
 @pytest.fixture
