@@ -58,6 +58,11 @@ def verify_login(api: APIClient, token: str, code, **extra):
     return api.post(LOGIN_VERIFY, {"mfa_token": token, "code": code}, format="json", **extra)
 
 
+def use_keys(settings, keys) -> None:
+    """Set MFA["ENCRYPTION_KEYS"] for the test (None: keys derived from SECRET_KEY)."""
+    settings.MFA = {**settings.MFA, "ENCRYPTION_KEYS": keys}
+
+
 def device_of(user):
     from mfa.models import TOTPDevice
 

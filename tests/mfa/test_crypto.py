@@ -12,16 +12,12 @@ from django.urls import reverse
 from mfa import crypto
 from mfa.models import TOTPDevice
 from tests.helpers import totp_now
-from tests.mfa.helpers import mfa_token, verify_login
+from tests.mfa.helpers import mfa_token, use_keys, verify_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 OLD = Fernet.generate_key().decode()
 NEW = Fernet.generate_key().decode()
-
-
-def use_keys(settings, keys):
-    settings.MFA = {**settings.MFA, "ENCRYPTION_KEYS": keys}
 
 
 def test_stored_secret_is_ciphertext(user_with_mfa):

@@ -20,7 +20,7 @@ from django.urls import reverse
 from mfa import crypto
 from mfa.models import EventType, SecurityEvent, TOTPDevice
 from tests.helpers import PASSWORD, ROOT, claims, enable_mfa, totp_now
-from tests.mfa.helpers import VERIFY, account_of, device_of, mfa_token, verify_login
+from tests.mfa.helpers import VERIFY, account_of, device_of, mfa_token, use_keys, verify_login
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,10 +33,6 @@ def rotate_secret_key(settings, *, keep_old: bool) -> None:
     old = settings.SECRET_KEY
     settings.SECRET_KEY = NEW_SECRET_KEY
     settings.SECRET_KEY_FALLBACKS = [old] if keep_old else []
-
-
-def use_keys(settings, keys) -> None:
-    settings.MFA = {**settings.MFA, "ENCRYPTION_KEYS": keys}
 
 
 @pytest.fixture
