@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -57,3 +58,12 @@ def page(chromium: Any, live_server: Any) -> Iterator[Any]:
 def second_page(chromium: Any, live_server: Any) -> Iterator[Any]:
     """Another browser with its own cookies (a second person on the same site)."""
     yield from _open_page(chromium, live_server)
+
+
+@pytest.fixture
+def site(live_server, settings) -> str:
+    """The live server as http://localhost:PORT (a valid WebAuthn RP ID, unlike an IP address),
+    configured as the WebAuthn origin."""
+    origin = f"http://localhost:{urlsplit(live_server.url).port}"
+    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": [origin]}
+    return origin

@@ -11,7 +11,6 @@ Codes come from pyotp, as an authenticator app computes them.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -21,13 +20,9 @@ import pyotp
 import pytest
 
 from tests.helpers import PASSWORD, reset_link, wait_for_background
-from tests.mfa.pages.helpers import browser_unavailable
+from tests.mfa.pages.helpers import require_browser
 
-_unavailable = browser_unavailable()
-if _unavailable:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run in CI: {_unavailable}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {_unavailable}", allow_module_level=True)
+require_browser()
 axe_module = pytest.importorskip(
     "axe_playwright_python.sync_playwright", reason="pip install -r requirements-dev.txt"
 )

@@ -4,20 +4,14 @@ not a valid RP ID). The page's own script (mfa/static/mfa/webauthn.js) runs the 
 
 from __future__ import annotations
 
-import os
 from urllib.parse import urlsplit
 
 import pytest
 from django.urls import reverse
 
-from tests.helpers import PASSWORD
-from tests.mfa.pages.helpers import browser_unavailable
+from tests.mfa.pages.helpers import password_step, require_browser
 
-_unavailable = browser_unavailable()
-if _unavailable:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run in CI: {_unavailable}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {_unavailable}", allow_module_level=True)
+require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402 - only once playwright is known to exist
 
@@ -32,27 +26,11 @@ PASSKEY = {
 }
 
 
-@pytest.fixture
-def site(live_server, settings) -> str:
-    """The live server's origin with the host name localhost, configured as the WebAuthn origin."""
-    port = urlsplit(live_server.url).port
-    origin = f"http://localhost:{port}"
-    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": [origin]}
-    return origin
-
-
 def add_authenticator(page: Page, options: dict) -> tuple[object, str]:
     cdp = page.context.new_cdp_session(page)
     cdp.send("WebAuthn.enable")
     added = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": options})
     return cdp, added["authenticatorId"]
-
-
-def password_step(page: Page, site: str, email: str) -> None:
-    page.goto(site + reverse("mfa_pages:login"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def add_key_on_the_page(page: Page, site: str, button: str, name: str) -> None:

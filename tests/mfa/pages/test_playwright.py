@@ -7,10 +7,8 @@ authenticator app computes them, never from mfa.totp.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
@@ -19,17 +17,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.helpers import PASSWORD
-from tests.mfa.pages.helpers import browser_unavailable
+from tests.mfa.pages.helpers import enable_mfa_now, require_browser
 
-_unavailable = browser_unavailable()
-if _unavailable:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run in CI: {_unavailable}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {_unavailable}", allow_module_level=True)
+require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402 - only once playwright is known to exist
 
-from mfa import flows, sessions  # noqa: E402
+from mfa import sessions  # noqa: E402
 from mfa.events import ClientInfo  # noqa: E402
 from mfa.models import AuthSession, RecoveryCode, TOTPDevice  # noqa: E402
 
@@ -37,18 +31,6 @@ from mfa.models import AuthSession, RecoveryCode, TOTPDevice  # noqa: E402
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")
-
-
-def enable_mfa_now(user) -> str:
-    """Turn TOTP on for ``user`` as an app would, with the previous step's code; returns the secret.
-
-    The previous step is used so that the current step's code is still fresh for the login.
-    """
-    now = timezone.now()
-    secret = flows.start_setup(user, now=now).secret
-    code = pyotp.TOTP(secret).at(now - timedelta(seconds=30))
-    flows.confirm_setup(user, code, now=now, client=CLIENT)
-    return secret
 
 
 def challenge_url() -> re.Pattern[str]:

@@ -5,8 +5,6 @@ page's script sends the box's state. Codes come from pyotp, as an authenticator 
 
 from __future__ import annotations
 
-import os
-from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pyotp
@@ -14,48 +12,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.helpers import PASSWORD
-from tests.mfa.pages.helpers import browser_unavailable
+from tests.mfa.pages.helpers import enable_mfa_now, password_step, require_browser
 
-_unavailable = browser_unavailable()
-if _unavailable:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run in CI: {_unavailable}", pytrace=False)
-    pytest.skip(f"browser tests skipped: {_unavailable}", allow_module_level=True)
+require_browser()
 
 from playwright.sync_api import Page, expect  # noqa: E402 - only once playwright is known to exist
 
-from mfa import flows  # noqa: E402
-from mfa.events import ClientInfo  # noqa: E402
 from mfa.models import AuthSession, TrustedDevice  # noqa: E402
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-CLIENT = ClientInfo(ip="127.0.0.1", user_agent="tests")
 CODE_LABEL = "Code from your authenticator app, or a recovery code"
-
-
-def enable_mfa_now(user) -> str:
-    """TOTP on, confirmed with the previous step's code (the current one stays fresh)."""
-    now = timezone.now()
-    secret = flows.start_setup(user, now=now).secret
-    flows.confirm_setup(user, pyotp.TOTP(secret).at(now - timedelta(seconds=30)), now=now, client=CLIENT)
-    return secret
-
-
-@pytest.fixture
-def site(live_server, settings) -> str:
-    """The live server as http://localhost:PORT (a valid WebAuthn RP ID, unlike an IP address)."""
-    origin = f"http://localhost:{urlsplit(live_server.url).port}"
-    settings.MFA = {**settings.MFA, "WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": [origin]}
-    return origin
-
-
-def password_step(page: Page, site: str, email: str) -> None:
-    page.goto(site + reverse("mfa_pages:login"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def expect_challenge(page: Page) -> None:
