@@ -11,15 +11,7 @@ from django.urls import reverse
 
 from tests.helpers import PASSWORD, totp_now
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def queries_are_captured(user):
-    with CaptureQueriesContext(connection) as ctx:
-        type(user).objects.filter(pk=user.pk).exists()
-    if len(ctx.captured_queries) != 1:
-        pytest.skip(f"{connection.vendor}: CaptureQueriesContext does not see database operations")
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queries_are_captured")]
 
 
 @pytest.fixture
